@@ -9,6 +9,9 @@ pub const CHUNK_CLASS_MEDIUM: usize = 4096;
 /// Upper bound of chunks the kernel emits for one TLS call (the verifier needs a constant).
 /// With 32 KiB chunks this allows 8 MiB per call; anything beyond is counted as lost.
 pub const MAX_CHUNKS_PER_CALL: u32 = 256;
+/// Chunks emitted per tail call of the continuation program (the kernel allows 33 tail calls,
+/// so `MAX_CHUNKS_PER_CALL / CHUNKS_PER_TAIL_CALL` must stay well below that).
+pub const CHUNKS_PER_TAIL_CALL: u32 = 16;
 /// Length of a task's `comm`.
 pub const COMM_LEN: usize = 16;
 
@@ -47,7 +50,11 @@ pub enum Direction {
 impl Direction {
     /// Decode from the wire byte; anything but 1 is egress.
     pub const fn from_u8(v: u8) -> Self {
-        if v == 1 { Direction::Ingress } else { Direction::Egress }
+        if v == 1 {
+            Direction::Ingress
+        } else {
+            Direction::Egress
+        }
     }
 }
 
@@ -209,6 +216,27 @@ pub struct PendingCall {
     /// Padding.
     pub _pad: [u8; 6],
 }
+
+/// State of a multi-chunk call carried across tail calls (per-CPU map `CONT`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Continuation {
+    /// Header template for every chunk of the call (offset = start of the call).
+    pub header: ChunkHeader,
+    /// User buffer.
+    pub buf: u64,
+    /// Bytes of the call to emit.
+    pub wanted: u64,
+    /// Payload bytes per chunk.
+    pub chunk_size: u64,
+    /// Index of the next chunk to emit.
+    pub next: u64,
+}
+
+/// Name of the program array used for tail calls.
+pub const MAP_JUMP: &str = "JUMP";
+/// Name of the continuation program.
+pub const PROG_EMIT_CHUNKS: &str = "emit_chunks";
 
 /// Configuration written into the eBPF object at load time.
 #[repr(C)]

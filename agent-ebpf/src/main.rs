@@ -12,10 +12,10 @@
 #![no_main]
 
 use agent_common::{
-    CHUNK_CLASS_MEDIUM, CHUNK_CLASS_SMALL, CHUNK_MAX, COMM_LEN, CaptureConfig, ChunkHeader,
-    ChunkRecord, ConnClosed, ConnKey, ConnState, Direction, Library, MAX_CHUNKS_PER_CALL,
-    MAX_CONNS, MAX_PENDING, PendingCall, ProcessEvent, chunk_flags, close_reason, counter,
-    record_kind,
+    CHUNK_CLASS_MEDIUM, CHUNK_CLASS_SMALL, CHUNK_MAX, CHUNKS_PER_TAIL_CALL, COMM_LEN,
+    CaptureConfig, ChunkHeader, ChunkRecord, ConnClosed, ConnKey, ConnState, Continuation,
+    Direction, Library, MAX_CHUNKS_PER_CALL, MAX_CONNS, MAX_PENDING, PendingCall, ProcessEvent,
+    chunk_flags, close_reason, counter, record_kind,
 };
 use aya_ebpf::{
     helpers::{
@@ -23,7 +23,7 @@ use aya_ebpf::{
         bpf_ktime_get_ns, bpf_probe_read_user, generated::bpf_probe_read_user as read_user_raw,
     },
     macros::{map, raw_tracepoint, uprobe, uretprobe},
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, PerCpuArray, ProgramArray, RingBuf},
     programs::{ProbeContext, RawTracePointContext, RetProbeContext},
 };
 
@@ -42,6 +42,15 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT
 /// Connection state: start time and next offset per direction.
 #[map(name = "CONNS")]
 static CONNS: HashMap<ConnKey, ConnState> = HashMap::with_max_entries(MAX_CONNS, 0);
+
+/// Continuation of a multi-chunk call, handed from the return probe to `emit_chunks` through
+/// tail calls (one slot per CPU: a tail call stays on the CPU it started on).
+#[map(name = "CONT")]
+static CONT: PerCpuArray<Continuation> = PerCpuArray::with_max_entries(1, 0);
+
+/// Slot 0 holds `emit_chunks`, for tail calls.
+#[map(name = "JUMP")]
+static JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
 
 /// Arguments of in-flight calls, keyed by `pid_tgid`.
 #[map(name = "PENDING")]
@@ -77,7 +86,12 @@ fn is_self() -> bool {
 // Entry probes: remember the arguments.
 
 #[inline(always)]
-fn save_call(ctx: &ProbeContext, direction: Direction, library: Library, ex: bool) -> Result<(), i64> {
+fn save_call(
+    ctx: &ProbeContext,
+    direction: Direction,
+    library: Library,
+    ex: bool,
+) -> Result<(), i64> {
     if is_self() {
         return Ok(());
     }
@@ -92,7 +106,10 @@ fn save_call(ctx: &ProbeContext, direction: Direction, library: Library, ex: boo
         library: library as u8,
         _pad: [0; 6],
     };
-    if PENDING.insert(&bpf_get_current_pid_tgid(), &call, 0).is_err() {
+    if PENDING
+        .insert(&bpf_get_current_pid_tgid(), &call, 0)
+        .is_err()
+    {
         count(counter::CALLS_UNTRACKED, 1);
     }
     Ok(())
@@ -149,7 +166,7 @@ fn finish_plain(ctx: &RetProbeContext, library: Library) -> Result<(), i64> {
         count(counter::CALLS_FAILED, 1);
         return Ok(());
     }
-    capture_call(&call, ret as u64)
+    capture_call(ctx, &call, ret as u64)
 }
 
 /// `_ex` calls return 1 on success and store the byte count through their last argument.
@@ -179,7 +196,7 @@ fn finish_ex(ctx: &RetProbeContext) -> Result<(), i64> {
         count(counter::CALLS_FAILED, 1);
         return Ok(());
     }
-    capture_call(&call, moved)
+    capture_call(ctx, &call, moved)
 }
 
 #[uretprobe]
@@ -197,25 +214,26 @@ pub fn gnutls_ret(ctx: RetProbeContext) -> u32 {
     finish_plain(&ctx, Library::GnuTls).map_or(1, |_| 0)
 }
 
-/// Per-call context shared by every chunk of the call.
-struct CallInfo {
-    header: ChunkHeader,
-    buf: u64,
-}
-
 /// Account `len` bytes of the call, advance the connection offset and emit chunks.
 #[inline(always)]
-fn capture_call(call: &PendingCall, len: u64) -> Result<(), i64> {
+fn capture_call(ctx: &RetProbeContext, call: &PendingCall, len: u64) -> Result<(), i64> {
     count(counter::CALLS, 1);
     count(counter::BYTES_SEEN, len);
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    let key = ConnKey { tgid, _pad: 0, conn_ptr: call.conn_ptr };
+    let key = ConnKey {
+        tgid,
+        _pad: 0,
+        conn_ptr: call.conn_ptr,
+    };
     let now = unsafe { bpf_ktime_get_ns() };
     let state = match CONNS.get_ptr_mut(&key) {
         Some(s) => s,
         None => {
-            let fresh = ConnState { start_ns: now, offset: [0, 0] };
+            let fresh = ConnState {
+                start_ns: now,
+                offset: [0, 0],
+            };
             if CONNS.insert(&key, &fresh, 0).is_err() {
                 count(counter::LOST_CONN_TABLE_FULL, len);
                 return Ok(());
@@ -257,56 +275,113 @@ fn capture_call(call: &PendingCall, len: u64) -> Result<(), i64> {
     }
 
     let comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
-    let mut info = CallInfo {
-        header: ChunkHeader {
-            kind: record_kind::CHUNK,
-            direction: call.direction,
-            library: call.library,
-            flags,
-            _pad: 0,
-            tgid,
-            tid: pid_tgid as u32,
-            len: 0,
-            conn_ptr: call.conn_ptr,
-            conn_start_ns: start_ns,
-            offset: base,
-            call_len: len,
-            timestamp_ns: now,
-            cgroup_id: unsafe { bpf_get_current_cgroup_id() },
-            comm,
-        },
-        buf: call.buf,
+    let header = ChunkHeader {
+        kind: record_kind::CHUNK,
+        direction: call.direction,
+        library: call.library,
+        flags,
+        _pad: 0,
+        tgid,
+        tid: pid_tgid as u32,
+        len: 0,
+        conn_ptr: call.conn_ptr,
+        conn_start_ns: start_ns,
+        offset: base,
+        call_len: len,
+        timestamp_ns: now,
+        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        comm,
     };
 
-    let mut done: u64 = 0;
-    for _ in 0..MAX_CHUNKS_PER_CALL {
-        if done >= wanted {
-            break;
+    // A call that fits in one chunk (the common case: headers, SSE events, small bodies) is
+    // emitted here, in the smallest record class that holds it, so small writes do not pin
+    // 32 KiB of ring.
+    if wanted <= chunk_size {
+        let n = wanted;
+        let outcome = if n <= CHUNK_CLASS_SMALL as u64 {
+            emit::<CHUNK_CLASS_SMALL>(&header, call.buf, 0, n, true)
+        } else if n <= CHUNK_CLASS_MEDIUM as u64 {
+            emit::<CHUNK_CLASS_MEDIUM>(&header, call.buf, 0, n, true)
+        } else {
+            emit::<CHUNK_MAX>(&header, call.buf, 0, n, true)
+        };
+        account(outcome, n);
+        return Ok(());
+    }
+
+    // Larger calls continue in `emit_chunks`, a few chunks per tail call, so the verifier
+    // checks a short loop instead of one bounded by the largest call.
+    let Some(cont) = CONT.get_ptr_mut(0) else {
+        count(counter::LOST_OVER_MAX, wanted);
+        return Ok(());
+    };
+    // SAFETY: per-CPU slot; the tail call runs on this CPU before anything else can.
+    unsafe {
+        *cont = Continuation {
+            header,
+            buf: call.buf,
+            wanted,
+            chunk_size,
+            next: 0,
+        };
+        JUMP.tail_call(ctx, 0);
+    }
+    // Only reached when the tail call failed (program array empty): nothing was emitted.
+    count(counter::LOST_OVER_MAX, wanted);
+    Ok(())
+}
+
+/// Emits up to `CHUNKS_PER_TAIL_CALL` chunks of the call in `CONT`, then tail-calls itself for
+/// the rest. Never attached: reached only through `JUMP`.
+#[uprobe]
+pub fn emit_chunks(ctx: ProbeContext) -> u32 {
+    let Some(cont) = CONT.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: per-CPU slot written by the return probe (or the previous tail call) just before.
+    let c = unsafe { &mut *cont };
+    let chunk_size = if c.chunk_size == 0 || c.chunk_size > CHUNK_MAX as u64 {
+        CHUNK_MAX as u64
+    } else {
+        c.chunk_size
+    };
+    let first = c.next;
+    if first >= MAX_CHUNKS_PER_CALL as u64 {
+        return 0;
+    }
+    for j in 0..CHUNKS_PER_TAIL_CALL {
+        let start = (first + j as u64) * chunk_size;
+        if start >= c.wanted {
+            return 0;
         }
-        let mut n = wanted - done;
+        let mut n = c.wanted - start;
         if n > chunk_size {
             n = chunk_size;
         }
-        info.header.offset = base + done;
-        info.header.flags = if done + n >= wanted { flags | chunk_flags::LAST_OF_CALL } else { flags };
-        let outcome = if n <= CHUNK_CLASS_SMALL as u64 {
-            emit::<CHUNK_CLASS_SMALL>(&info, done, n as u32)
-        } else if n <= CHUNK_CLASS_MEDIUM as u64 {
-            emit::<CHUNK_CLASS_MEDIUM>(&info, done, n as u32)
-        } else {
-            emit::<CHUNK_MAX>(&info, done, n as u32)
-        };
-        match outcome {
-            Emit::Delivered => {
-                count(counter::BYTES_DELIVERED, n);
-                count(counter::CHUNKS_DELIVERED, 1);
-            }
-            Emit::RingFull => count(counter::LOST_RINGBUF_FULL, n),
-            Emit::ReadFault => count(counter::LOST_READ_FAULT, n),
-        }
-        done += n;
+        let outcome = emit::<CHUNK_MAX>(&c.header, c.buf, start, n, start + n >= c.wanted);
+        account(outcome, n);
     }
-    Ok(())
+    let next = first + CHUNKS_PER_TAIL_CALL as u64;
+    c.next = next;
+    if next * chunk_size < c.wanted {
+        // SAFETY: jumps to this same program with the same context.
+        unsafe { JUMP.tail_call(&ctx, 0) };
+        // The kernel's tail-call limit was reached: the rest is lost, and counted.
+        count(counter::LOST_OVER_MAX, c.wanted - next * chunk_size);
+    }
+    0
+}
+
+#[inline(always)]
+fn account(outcome: Emit, n: u64) {
+    match outcome {
+        Emit::Delivered => {
+            count(counter::BYTES_DELIVERED, n);
+            count(counter::CHUNKS_DELIVERED, 1);
+        }
+        Emit::RingFull => count(counter::LOST_RINGBUF_FULL, n),
+        Emit::ReadFault => count(counter::LOST_READ_FAULT, n),
+    }
 }
 
 enum Emit {
@@ -315,10 +390,10 @@ enum Emit {
     ReadFault,
 }
 
-/// Reserve a record of payload capacity `N`, fill it with `n` bytes from the user buffer at
-/// `skip`, and submit it.
+/// Reserve a record of payload capacity `N`, fill it with `n` bytes read from `buf + skip`,
+/// and submit it.
 #[inline(always)]
-fn emit<const N: usize>(info: &CallInfo, skip: u64, n: u32) -> Emit {
+fn emit<const N: usize>(header: &ChunkHeader, buf: u64, skip: u64, n: u64, last: bool) -> Emit {
     let Some(mut entry) = EVENTS.reserve::<ChunkRecord<N>>(0) else {
         return Emit::RingFull;
     };
@@ -330,11 +405,14 @@ fn emit<const N: usize>(info: &CallInfo, skip: u64, n: u32) -> Emit {
     // SAFETY: `rec` points at a reserved record of N payload bytes; `len <= N` is checked
     // just above so the verifier knows the write stays inside the reservation.
     let ok = unsafe {
-        let mut header = info.header;
-        header.len = len as u32;
-        core::ptr::write(&raw mut (*rec).header, header);
+        core::ptr::write(&raw mut (*rec).header, *header);
+        (*rec).header.len = len as u32;
+        (*rec).header.offset = header.offset + skip;
+        if last {
+            (*rec).header.flags |= chunk_flags::LAST_OF_CALL;
+        }
         let dst = (&raw mut (*rec).data) as *mut core::ffi::c_void;
-        let src = (info.buf + skip) as *const core::ffi::c_void;
+        let src = (buf + skip) as *const core::ffi::c_void;
         read_user_raw(dst, len as u32, src) == 0
     };
     if ok {
@@ -356,7 +434,11 @@ fn close_conn(ctx: &ProbeContext, reason: u32) -> Result<(), i64> {
     }
     let conn_ptr: u64 = ctx.arg(0).ok_or(1i64)?;
     let tgid = current_tgid();
-    let key = ConnKey { tgid, _pad: 0, conn_ptr };
+    let key = ConnKey {
+        tgid,
+        _pad: 0,
+        conn_ptr,
+    };
     // SAFETY: copied out before removal.
     let state = match unsafe { CONNS.get(&key) } {
         Some(s) => *s,
@@ -395,7 +477,11 @@ pub fn ssl_free(ctx: ProbeContext) -> u32 {
 
 #[inline(always)]
 fn process_event(kind: u32) {
-    let rec = ProcessEvent { kind, tgid: current_tgid(), timestamp_ns: unsafe { bpf_ktime_get_ns() } };
+    let rec = ProcessEvent {
+        kind,
+        tgid: current_tgid(),
+        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+    };
     if EVENTS.output::<ProcessEvent>(&rec, 0).is_err() {
         count(counter::CONTROL_LOST, 1);
     }
