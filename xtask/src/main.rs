@@ -1,1 +1,66 @@
-fn main() {}
+//! `cargo xtask …`: the project's own commands. Every command installs what it needs first
+//! (idempotently), so a fresh machine needs nothing but this repository and rustup.
+//!
+//! Owns: installing the toolchain and test tools, the build/test/run pipelines. Does not own
+//! anything the agent does at run time.
+
+mod setup;
+mod sh;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "llmtap developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what this machine lacks (LLVM 22, rust-src, bpf-linker, test clients).
+    Setup,
+    /// Setup, build release, and run `llmtap run ARGS` (as root).
+    Run {
+        /// Arguments for `llmtap run`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Setup, formatting, clippy (userspace and eBPF), unit and privileged end-to-end tests.
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Setup => setup::run(),
+        Command::Run { args } => run(&args),
+        Command::Test { args } => test(&args),
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    setup::run()?;
+    sh::cargo(&["build", "--release", "--package", "agent", "--bin", "llmtap"])?;
+    let bin = sh::workspace_root()?.join("target/release/llmtap");
+    let mut cmd = sh::as_root(&bin.to_string_lossy());
+    cmd.arg("run").args(args);
+    sh::exec(cmd)
+}
+
+fn test(args: &[String]) -> Result<()> {
+    setup::run()?;
+    sh::step("cargo fmt --check");
+    sh::cargo(&["fmt", "--all", "--check"])?;
+    sh::step("clippy (userspace and eBPF crates)");
+    sh::cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    sh::step("tests (unit and privileged end-to-end)");
+    let mut test_args = vec!["test", "--workspace"];
+    test_args.extend(args.iter().map(String::as_str));
+    sh::cargo_test_privileged(&test_args)
+}
