@@ -81,6 +81,14 @@ pub struct Resolution<'a> {
     pub matched_name: String,
 }
 
+/// A rewritten model name to look up.
+struct Candidate {
+    name: String,
+    steps: Vec<Normalization>,
+    /// Provider named by a `provider/` prefix when the request's provider is not a known one.
+    scope: Option<String>,
+}
+
 /// Operator configuration for [`PriceTable::load`].
 #[derive(Debug, Clone, Default)]
 pub struct PricingConfig {
@@ -240,68 +248,101 @@ impl PriceTable {
         provider: &str,
         model: &str,
     ) -> Option<Resolution<'a>> {
-        let mut name = model.trim().to_ascii_lowercase();
-        let mut steps: Vec<Normalization> = Vec::new();
-        let mut providers: Vec<String> = if provider.is_empty() {
-            KNOWN_PROVIDERS.iter().map(|p| p.to_string()).collect()
+        let candidates = self.candidates(provider, model);
+        // Providers searched for unscoped candidates: the requested one, then its fallbacks;
+        // every known provider when none was given; none for an unknown provider.
+        let search: Vec<&str> = if provider.is_empty() {
+            KNOWN_PROVIDERS.to_vec()
         } else if is_known_provider(provider) {
             std::iter::once(provider)
                 .chain(provider_fallbacks(provider).iter().copied())
-                .map(String::from)
                 .collect()
         } else {
             Vec::new()
         };
+        let fallback_allowed = is_known_provider(provider);
+        // Requested provider first across all rewrites, then fallbacks; scoped candidates last.
+        for (i, p) in search.iter().enumerate() {
+            for c in candidates.iter().filter(|c| c.scope.is_none()) {
+                if let Some(r) = Self::hit(layer, p, c, fallback_allowed && i > 0) {
+                    return Some(r);
+                }
+            }
+        }
+        for c in &candidates {
+            let Some(scope) = c.scope.as_deref() else {
+                continue;
+            };
+            let scoped = std::iter::once(scope).chain(provider_fallbacks(scope).iter().copied());
+            for (i, p) in scoped.enumerate() {
+                if let Some(r) = Self::hit(layer, p, c, i > 0) {
+                    return Some(r);
+                }
+            }
+        }
+        None
+    }
+
+    fn hit<'a>(
+        layer: &'a Layer,
+        provider: &str,
+        c: &Candidate,
+        fallback: bool,
+    ) -> Option<Resolution<'a>> {
+        let (idx, alias) = layer.find(provider, &c.name)?;
+        let kind = if c.steps.is_empty() && !fallback {
+            if alias {
+                MatchKind::Alias
+            } else {
+                MatchKind::Exact
+            }
+        } else {
+            let mut all = c.steps.clone();
+            if fallback {
+                all.push(Normalization::ProviderFallback);
+            }
+            MatchKind::Normalized(all)
+        };
+        Some(Resolution {
+            entry: &layer.entries[idx],
+            origin: &layer.origin,
+            version: &layer.version,
+            kind,
+            matched_name: c.name.clone(),
+        })
+    }
+
+    /// The names to try, in matching order, each with the rewrites that produced it.
+    fn candidates(&self, provider: &str, model: &str) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        let mut name = model.trim().to_ascii_lowercase();
+        let mut steps: Vec<Normalization> = Vec::new();
+        let mut scope: Option<String> = None;
+        if name.is_empty() {
+            return out;
+        }
         if provider == "azure.ai.openai"
             && let Some(mapped) = self.azure_deployments.get(&name)
         {
             name = mapped.trim().to_ascii_lowercase();
             steps.push(Normalization::AzureDeployment);
         }
-        let attempt =
-            |name: &str, steps: &[Normalization], providers: &[String]| -> Option<Resolution<'a>> {
-                providers.iter().enumerate().find_map(|(i, p)| {
-                    let (idx, alias) = layer.find(p, name)?;
-                    let fallback = i > 0 && !provider.is_empty();
-                    let kind = if steps.is_empty() && !fallback {
-                        if alias {
-                            MatchKind::Alias
-                        } else {
-                            MatchKind::Exact
-                        }
-                    } else {
-                        let mut all = steps.to_vec();
-                        if fallback {
-                            all.push(Normalization::ProviderFallback);
-                        }
-                        MatchKind::Normalized(all)
-                    };
-                    Some(Resolution {
-                        entry: &layer.entries[idx],
-                        origin: &layer.origin,
-                        version: &layer.version,
-                        kind,
-                        matched_name: name.to_string(),
-                    })
-                })
-            };
-        if let Some(r) = attempt(&name, &steps, &providers) {
-            return Some(r);
-        }
+        out.push(Candidate {
+            name: name.clone(),
+            steps: steps.clone(),
+            scope: None,
+        });
         if let Some((prefix_provider, rest)) = split_provider_prefix(&name) {
-            if let Some(pp) = prefix_provider
-                && !is_known_provider(provider)
-            {
-                providers = std::iter::once(pp.as_str())
-                    .chain(provider_fallbacks(&pp).iter().copied())
-                    .map(String::from)
-                    .collect();
+            if !is_known_provider(provider) {
+                scope = prefix_provider;
             }
             name = rest.to_string();
             steps.push(Normalization::ProviderPrefix);
-            if let Some(r) = attempt(&name, &steps, &providers) {
-                return Some(r);
-            }
+            out.push(Candidate {
+                name: name.clone(),
+                steps: steps.clone(),
+                scope: scope.clone(),
+            });
         }
         type Rewrite = fn(&str) -> Option<&str>;
         let rewrites: [(Rewrite, Normalization); 3] = [
@@ -313,12 +354,14 @@ impl PriceTable {
             if let Some(next) = rewrite(&name) {
                 name = next.to_string();
                 steps.push(step);
-                if let Some(r) = attempt(&name, &steps, &providers) {
-                    return Some(r);
-                }
+                out.push(Candidate {
+                    name: name.clone(),
+                    steps: steps.clone(),
+                    scope: scope.clone(),
+                });
             }
         }
-        None
+        out
     }
 
     /// Prices one request. Unmatched models are counted in [`PriceTable::unmatched`] and yield
