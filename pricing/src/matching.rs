@@ -202,18 +202,19 @@ pub(crate) fn strip_date_suffix(name: &str) -> Option<&str> {
             return Some(base);
         }
     }
-    // -YYYY-MM-DD
-    if name.len() > 11 {
-        let (base, tail) = name.split_at(name.len() - 11);
-        let t = tail.as_bytes();
+    // -YYYY-MM-DD (byte checks first, so multi-byte names never split inside a character)
+    let bytes = name.as_bytes();
+    if bytes.len() > 11 {
+        let t = &bytes[bytes.len() - 11..];
+        let digits = |r: std::ops::Range<usize>| t[r].iter().all(u8::is_ascii_digit);
         if t[0] == b'-'
             && t[5] == b'-'
             && t[8] == b'-'
-            && all_digits(&tail[1..5])
-            && all_digits(&tail[6..8])
-            && all_digits(&tail[9..11])
+            && digits(1..5)
+            && digits(6..8)
+            && digits(9..11)
         {
-            return Some(base);
+            return name.get(..name.len() - 11);
         }
     }
     if let Some((base, tail)) = name.rsplit_once(['-', '@'])
@@ -253,6 +254,12 @@ mod tests {
         assert_eq!(strip_date_suffix("gpt-4o"), None);
         assert_eq!(strip_date_suffix("llama-3.3-70b"), None);
         assert_eq!(strip_date_suffix("-latest"), None);
+        assert_eq!(strip_date_suffix("モデル-20250101"), Some("モデル"));
+        assert_eq!(
+            strip_date_suffix("モデルモデル-2025-01-01"),
+            Some("モデルモデル")
+        );
+        assert_eq!(strip_date_suffix("ルルルルル"), None);
         assert_eq!(
             strip_bedrock_region("us.anthropic.claude-x"),
             Some("anthropic.claude-x")

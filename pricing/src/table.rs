@@ -1,9 +1,11 @@
 //! The layered price table: sources, precedence, lookup and costing.
 //!
-//! Owns [`PriceTable`] and [`Resolution`]. Sources ("layers") are searched in precedence order
-//! **override file > LiteLLM file > embedded table**: the first layer in which the model
-//! resolves (by the full matching order of `matching`) wins, so an operator's `openai/gpt-4o`
-//! override also prices `gpt-4o-2024-08-06` even if a lower layer has that exact name.
+//! Owns [`PriceTable`] and [`Resolution`]. Sources ("layers") have the precedence
+//! **override file > LiteLLM file > embedded table**. For each provider to search (the
+//! requested one, then its fallbacks), the layers are tried in precedence order, and within a
+//! layer the rewrites of `matching` in order; the first hit wins. So an operator's
+//! `openai/gpt-4o` override also prices `gpt-4o-2024-08-06` even if a lower layer has that
+//! exact name, while an Azure request still prefers any Azure entry over an OpenAI override.
 //! It does not own parsing (`native`, `litellm`) or the cost formula (`cost`).
 
 use std::collections::HashMap;
@@ -234,20 +236,10 @@ impl PriceTable {
         &self.unmatched
     }
 
-    /// Resolves a model; see the crate docs for the matching order.
+    /// Resolves a model; see the crate docs for the matching order and precedence.
     pub fn lookup(&self, provider: &str, model: &str) -> Option<Resolution<'_>> {
         let provider = canonical_provider(provider);
-        self.layers
-            .iter()
-            .find_map(|layer| self.resolve_in(layer, &provider, model))
-    }
-
-    fn resolve_in<'a>(
-        &self,
-        layer: &'a Layer,
-        provider: &str,
-        model: &str,
-    ) -> Option<Resolution<'a>> {
+        let provider = provider.as_str();
         let candidates = self.candidates(provider, model);
         // Providers searched for unscoped candidates: the requested one, then its fallbacks;
         // every known provider when none was given; none for an unknown provider.
@@ -261,22 +253,27 @@ impl PriceTable {
             Vec::new()
         };
         let fallback_allowed = is_known_provider(provider);
-        // Requested provider first across all rewrites, then fallbacks; scoped candidates last.
+        // Provider first (requested before fallbacks), then source precedence, then rewrites.
         for (i, p) in search.iter().enumerate() {
-            for c in candidates.iter().filter(|c| c.scope.is_none()) {
-                if let Some(r) = Self::hit(layer, p, c, fallback_allowed && i > 0) {
-                    return Some(r);
+            for layer in &self.layers {
+                for c in candidates.iter().filter(|c| c.scope.is_none()) {
+                    if let Some(r) = Self::hit(layer, p, c, fallback_allowed && i > 0) {
+                        return Some(r);
+                    }
                 }
             }
         }
+        // Candidates whose `provider/` prefix chose the provider (aggregators, empty provider).
         for c in &candidates {
             let Some(scope) = c.scope.as_deref() else {
                 continue;
             };
             let scoped = std::iter::once(scope).chain(provider_fallbacks(scope).iter().copied());
             for (i, p) in scoped.enumerate() {
-                if let Some(r) = Self::hit(layer, p, c, i > 0) {
-                    return Some(r);
+                for layer in &self.layers {
+                    if let Some(r) = Self::hit(layer, p, c, i > 0) {
+                        return Some(r);
+                    }
                 }
             }
         }
