@@ -3,27 +3,27 @@
 //! Owns provider canonicalisation, the name rewrites and [`MatchKind`], which records *why* a
 //! name matched. It does not own the table layers or their precedence (see `table`).
 //!
-//! # Matching order (inside one source; sources are tried override → LiteLLM → embedded)
-//! Names compare ASCII-case-insensitively. After each step that changes the name, the table
-//! is searched for the name as an entry's model name or alias:
+//! # Matching order
+//! Names compare ASCII-case-insensitively. The candidate names, in order, are:
 //! 0. **Azure deployment** (provider `azure.ai.openai` only): a configured deployment name is
-//!    replaced by its model name.
-//! 1. **Exact**: the name as given.
+//!    replaced by its model name (this replaces the name for every later step).
+//! 1. **Exact**: the name as given; it may equal an entry's model name or one of its aliases.
 //! 2. **Provider prefix**: a leading `openai/`, `anthropic/`, `bedrock/`, `azure/`, `gemini/`,
 //!    `models/`, … segment is removed. If the request's provider is not a known one (an
 //!    aggregator such as OpenRouter, or empty), the prefix selects the provider.
 //! 3. **Bedrock region**: a leading `us.`, `eu.`, `apac.`, `global.`, `us-gov.`, `jp.`, `au.`,
-//!    `ca.` inference-profile prefix is removed.
-//! 4. **Bedrock version**: a trailing `-v1:0`, `-v2`, `:0` is removed.
+//!    `ca.` inference-profile prefix is removed (only before a `vendor.` segment).
+//! 4. **Bedrock version**: a trailing `-v1:0`, `-v2`, `:0` is removed (only on `vendor.model` ids).
 //! 5. **Date suffix**: a trailing `-2024-08-06`, `-20250929`, `@20250929`, `-latest`,
-//!    `@latest` or Mistral-style `-2411` is removed.
+//!    `@latest`, Mistral-style `-2411` or OpenAI-style `-0613` is removed.
 //!
-//! At every step the requested provider is searched first, then its fallbacks
-//! (`azure.ai.openai` → `openai`; `gcp.vertex_ai` → `gcp.gemini`, `anthropic`), which is
-//! recorded as [`Normalization::ProviderFallback`]. An empty provider searches every known
-//! provider in [`KNOWN_PROVIDERS`] order. An unknown non-empty provider (self-hosted vLLM,
-//! Ollama, …) only matches through an explicit provider prefix, so self-hosted models are never
-//! priced at a cloud provider's rate by accident.
+//! Search order (implemented in `table`): for each provider to search — the requested one,
+//! then its fallbacks (`azure.ai.openai` → `openai`; `gcp.vertex_ai` → `gcp.gemini`,
+//! `anthropic`), recorded as [`Normalization::ProviderFallback`] — each source in precedence
+//! order (override, LiteLLM, embedded) is tried with every candidate in the order above. An
+//! empty provider searches every known provider in [`KNOWN_PROVIDERS`] order. An unknown
+//! non-empty provider (self-hosted vLLM, Ollama, …) only matches through an explicit provider
+//! prefix, so self-hosted models are never priced at a cloud provider's rate by accident.
 
 use std::fmt;
 
