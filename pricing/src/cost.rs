@@ -189,3 +189,118 @@ pub fn price_usage(entry: &PriceEntry, usage: &Usage) -> Option<(CostBreakdown, 
     };
     Some((breakdown, tier))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Tier;
+
+    const M: f64 = 1e-6;
+
+    fn entry(rates: Rates, tiers: Vec<Tier>) -> PriceEntry {
+        PriceEntry {
+            key: "t/m".into(),
+            provider: "t".into(),
+            model: "m".into(),
+            aliases: vec![],
+            rates,
+            tiers,
+            source: "test".into(),
+        }
+    }
+
+    fn bare(input: f64, output: f64) -> Rates {
+        Rates {
+            input: input * M,
+            output: output * M,
+            cache_read: None,
+            cache_write_5m: None,
+            cache_write_1h: None,
+            reasoning: None,
+        }
+    }
+
+    #[test]
+    fn missing_cache_prices_fall_back_to_input() {
+        let e = entry(bare(2.0, 8.0), vec![]);
+        let u = Usage {
+            input_tokens: Some(1_000_000),
+            cache_read_input_tokens: Some(250_000),
+            cache_creation_input_tokens: Some(250_000),
+            cache_creation_1h: Some(50_000),
+            ..Usage::default()
+        };
+        let (b, tier) = price_usage(&e, &u).expect("priced");
+        assert_eq!(tier, None);
+        // Every input token costs $2/MTok however it is split: 1M tokens → $2.
+        assert!((b.total() - 2.0).abs() < 1e-12, "{b:?}");
+        assert!((b.cache_write_1h - 0.1).abs() < 1e-12);
+        assert!((b.cache_write_5m - 0.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn split_larger_than_total_is_capped_and_reasoning_capped_at_output() {
+        let mut r = bare(1.0, 10.0);
+        r.cache_write_5m = Some(1.25 * M);
+        r.cache_write_1h = Some(2.0 * M);
+        r.reasoning = Some(20.0 * M);
+        let e = entry(r, vec![]);
+        let u = Usage {
+            input_tokens: Some(100),
+            cache_creation_input_tokens: Some(100),
+            cache_creation_1h: Some(500),
+            output_tokens: Some(10),
+            reasoning_output_tokens: Some(1_000),
+            ..Usage::default()
+        };
+        let (b, _) = price_usage(&e, &u).expect("priced");
+        assert_eq!(b.input, 0.0);
+        assert!((b.cache_write_1h - 100.0 * 2.0 * M).abs() < 1e-15);
+        assert_eq!(b.cache_write_5m, 0.0);
+        assert_eq!(b.output, 0.0);
+        assert!((b.reasoning - 10.0 * 20.0 * M).abs() < 1e-15);
+    }
+
+    #[test]
+    fn highest_applicable_tier_wins_and_threshold_is_strict() {
+        let tiers = vec![
+            Tier {
+                above_input_tokens: 100,
+                rates: bare(2.0, 2.0),
+            },
+            Tier {
+                above_input_tokens: 1_000,
+                rates: bare(3.0, 3.0),
+            },
+        ];
+        let e = entry(bare(1.0, 1.0), tiers);
+        let at = |n: u64| {
+            let u = Usage {
+                input_tokens: Some(n),
+                ..Usage::default()
+            };
+            price_usage(&e, &u).expect("priced").1
+        };
+        assert_eq!(at(100), None);
+        assert_eq!(at(101), Some(100));
+        assert_eq!(at(1_000), Some(100));
+        assert_eq!(at(1_001), Some(1_000));
+        // Cache counts alone can push a request into a tier.
+        let u = Usage {
+            cache_read_input_tokens: Some(5_000),
+            output_tokens: Some(1),
+            ..Usage::default()
+        };
+        assert_eq!(price_usage(&e, &u).expect("priced").1, Some(1_000));
+    }
+
+    #[test]
+    fn no_counts_is_not_priced() {
+        let e = entry(bare(1.0, 1.0), vec![]);
+        let u = Usage {
+            cache_read_input_tokens: Some(5),
+            ..Usage::default()
+        };
+        assert!(price_usage(&e, &u).is_none());
+    }
+}
