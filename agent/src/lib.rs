@@ -1,6 +1,10 @@
 //! llmtap agent library: capture → reassembly → llm → privacy → insights → export.
 //!
 //! Each stage is a module that talks to the next through small typed values:
-//! [`capture::CaptureEvent`] → [`reassembly::Exchange`] → (LLM call) → event.
+//! [`capture::CaptureEvent`] → [`reassembly::Exchange`] → [`llm::LlmCall`] → event.
 pub mod capture;
+pub mod check;
+pub mod config;
+pub mod pipeline;
 pub mod reassembly;
+pub mod status;

@@ -46,7 +46,14 @@ fn main() -> Result<()> {
 
 fn run(args: &[String]) -> Result<()> {
     setup::run()?;
-    sh::cargo(&["build", "--release", "--package", "agent", "--bin", "llmtap"])?;
+    sh::cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "agent",
+        "--bin",
+        "llmtap",
+    ])?;
     let bin = sh::workspace_root()?.join("target/release/llmtap");
     let mut cmd = sh::as_root(&bin.to_string_lossy());
     cmd.arg("run").args(args);
@@ -58,7 +65,14 @@ fn test(args: &[String]) -> Result<()> {
     sh::step("cargo fmt --check");
     sh::cargo(&["fmt", "--all", "--check"])?;
     sh::step("clippy (userspace and eBPF crates)");
-    sh::cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    sh::cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     sh::step("tests (unit and privileged end-to-end)");
     let mut test_args = vec!["test", "--workspace"];
     test_args.extend(args.iter().map(String::as_str));

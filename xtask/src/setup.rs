@@ -34,7 +34,11 @@ pub fn run() -> Result<()> {
     let root = sh::is_root();
     let mut manual: Vec<String> = Vec::new();
 
-    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
     if missing.is_empty() {
         eprintln!("ok   Debian packages present");
     } else if root {
@@ -45,11 +49,17 @@ pub fn run() -> Result<()> {
         sh::exec(apt(&args))?;
     } else {
         manual.push("sudo apt-get update".into());
-        manual.push(format!("sudo apt-get install -y --no-install-recommends {}", missing.join(" ")));
+        manual.push(format!(
+            "sudo apt-get install -y --no-install-recommends {}",
+            missing.join(" ")
+        ));
     }
 
-    let has_rust_src = sh::output("rustup", &["component", "list", "--toolchain", "nightly", "--installed"])
-        .is_some_and(|o| o.lines().any(|l| l.starts_with("rust-src")));
+    let has_rust_src = sh::output(
+        "rustup",
+        &["component", "list", "--toolchain", "nightly", "--installed"],
+    )
+    .is_some_and(|o| o.lines().any(|l| l.starts_with("rust-src")));
     if has_rust_src {
         eprintln!("ok   rust-src (nightly)");
     } else {
@@ -61,14 +71,27 @@ pub fn run() -> Result<()> {
 
     if bpf_linker_ok() {
         eprintln!("ok   bpf-linker (LLVM 22)");
-    } else if std::path::Path::new(LLVM_PREFIX).join("bin/llvm-config").exists() {
+    } else if std::path::Path::new(LLVM_PREFIX)
+        .join("bin/llvm-config")
+        .exists()
+    {
         eprintln!("get  bpf-linker with llvm-22 (about a minute)");
-        let path = format!("{LLVM_PREFIX}/bin:{}", std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{LLVM_PREFIX}/bin:{}",
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["install", "--locked", "bpf-linker", "--no-default-features", "--features", "llvm-22"])
-            .env("PATH", path)
-            .env("LLVM_PREFIX", LLVM_PREFIX)
-            .env("LLVM_SYS_221_PREFIX", LLVM_PREFIX);
+        cmd.args([
+            "install",
+            "--locked",
+            "bpf-linker",
+            "--no-default-features",
+            "--features",
+            "llvm-22",
+        ])
+        .env("PATH", path)
+        .env("LLVM_PREFIX", LLVM_PREFIX)
+        .env("LLVM_SYS_221_PREFIX", LLVM_PREFIX);
         sh::exec(cmd)?;
     } else {
         manual.push(format!(
@@ -93,11 +116,14 @@ fn apt(args: &[&str]) -> Command {
 }
 
 fn dpkg_installed(pkg: &str) -> bool {
-    sh::output("dpkg-query", &["-W", "-f=${Status}", pkg]).is_some_and(|s| s.contains("install ok installed"))
+    sh::output("dpkg-query", &["-W", "-f=${Status}", pkg])
+        .is_some_and(|s| s.contains("install ok installed"))
 }
 
 fn bpf_linker_ok() -> bool {
     // bpf-linker built with the `llvm-22` feature links libLLVM 22, matching the nightly's LLVM.
-    let Some(path) = sh::output("which", &["bpf-linker"]) else { return false };
+    let Some(path) = sh::output("which", &["bpf-linker"]) else {
+        return false;
+    };
     sh::output("ldd", &[path.trim()]).is_some_and(|libs| libs.contains("libLLVM.so.22"))
 }

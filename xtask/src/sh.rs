@@ -16,12 +16,17 @@ pub fn step(what: &str) {
 /// The workspace root (the parent of `xtask/`).
 pub fn workspace_root() -> Result<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    dir.parent().map(PathBuf::from).context("xtask has no parent directory")
+    dir.parent()
+        .map(PathBuf::from)
+        .context("xtask has no parent directory")
 }
 
 /// Whether we are root.
 pub fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// A command for `program`, prefixed with `sudo -E` when not root.
@@ -38,7 +43,9 @@ pub fn as_root(program: &str) -> Command {
 /// Run, fail on non-zero exit.
 pub fn exec(mut cmd: Command) -> Result<()> {
     eprintln!("+ {cmd:?}");
-    let status: ExitStatus = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status: ExitStatus = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -48,7 +55,9 @@ pub fn exec(mut cmd: Command) -> Result<()> {
 /// Run and capture stdout (stderr inherited); `None` if the program cannot start.
 pub fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `cargo ARGS` in the workspace root.

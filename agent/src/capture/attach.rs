@@ -148,6 +148,36 @@ pub struct TargetStatus {
     pub state: TargetState,
 }
 
+/// A tolerant, flat view of [`TargetStatus`] for readers of the status file.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TargetStatusView {
+    /// Path inside the process's namespace.
+    pub path: String,
+    /// Kind, as serialised.
+    pub kind: String,
+    /// Device and inode.
+    pub file: FileIdView,
+    /// Probes attached.
+    pub probes: Vec<String>,
+    /// Sample of pids.
+    pub pids: Vec<u32>,
+    /// `attached` or `failed`.
+    pub state: String,
+    /// Error, when failed.
+    pub error: Option<String>,
+}
+
+/// See [`FileId`].
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct FileIdView {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+}
+
 struct Target {
     status: TargetStatus,
     links: Vec<(&'static str, UProbeLinkId)>,
