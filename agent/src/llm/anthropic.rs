@@ -277,7 +277,7 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
     let mut st = Stream::default();
     match &resp.body {
         ResponseBody::Full(b) => {
-            if let Some(text) = wire::body_str(call, cfg, b) {
+            if let Some(text) = wire::response_json(call, cfg, resp.status, b) {
                 st.event(call, text);
             }
         }

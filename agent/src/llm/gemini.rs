@@ -137,12 +137,13 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
     let mut finished = false;
     match &resp.body {
         ResponseBody::Full(b) => {
-            let Some(text) = wire::body_str(call, cfg, b) else {
+            let Some(text) = wire::response_json(call, cfg, resp.status, b) else {
                 return;
             };
             if text.trim_start().starts_with('[') {
-                if let Some(chunks) = wire::parse::<Vec<WireResponse>>(call, Side::Response, text) {
-                    for c in chunks {
+                let chunks = wire::parse_any::<Vec<&RawValue>>(call, Side::Response, text);
+                for raw in chunks.unwrap_or_default() {
+                    if let Some(c) = wire::parse::<WireResponse>(call, Side::Response, raw.get()) {
                         apply(call, c);
                     }
                 }

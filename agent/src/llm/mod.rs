@@ -299,3 +299,6 @@ pub fn fuzz_analyze(data: &[u8]) {
     let mut stats = LlmStats::default();
     stats.record(&analyze(&ex, &cfg));
 }
+
+#[cfg(test)]
+mod robustness_tests;

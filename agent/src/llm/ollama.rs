@@ -99,14 +99,14 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
             };
             // A `stream:true` answer may arrive unframed: treat it as NDJSON lines.
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                done |= line_into(call, line);
+                done |= line_into(call, line, resp.status);
             }
         }
         ResponseBody::NdJson(lines) => {
             for l in lines {
                 match std::str::from_utf8(&l.line) {
                     Ok(s) if s.trim().is_empty() => {}
-                    Ok(s) => done |= line_into(call, s),
+                    Ok(s) => done |= line_into(call, s, resp.status),
                     Err(_) => call.error(ParseErrorKind::NotUtf8),
                 }
             }
@@ -119,13 +119,17 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
 }
 
 /// Fold one object into `call`; true when it is the final (`done:true`) or an error object.
-fn line_into(call: &mut LlmCall, line: &str) -> bool {
+fn line_into(call: &mut LlmCall, line: &str, status: u16) -> bool {
     let Some(r) = wire::parse::<WireResponse>(call, Side::Response, line) else {
         return false;
     };
     if r.error.is_some() {
         // Ollama errors are free text: report the class only.
-        call.response.error_type = Some("error".into());
+        call.response.error_type = Some(if status >= 400 {
+            format!("http_{status}")
+        } else {
+            "error".into()
+        });
         return true;
     }
     if call.response.model.is_none() {

@@ -234,7 +234,7 @@ impl WireUsage {
 pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Response) {
     match &resp.body {
         ResponseBody::Full(b) => {
-            let Some(text) = wire::body_str(call, cfg, b) else {
+            let Some(text) = wire::response_json(call, cfg, resp.status, b) else {
                 return;
             };
             if let Some(r) = wire::parse::<WireResponse>(call, Side::Response, text) {

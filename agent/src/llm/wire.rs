@@ -52,8 +52,38 @@ pub(crate) fn body_str<'a>(call: &mut LlmCall, cfg: &LlmConfig, body: &'a [u8]) 
     }
 }
 
+/// A response body to parse as JSON: like [`body_str`], but an error status with a body that
+/// is not JSON at all (a proxy's HTML or plain-text page) is skipped, not counted as a parse
+/// error; the status still gives the error class.
+pub(crate) fn response_json<'a>(
+    call: &mut LlmCall,
+    cfg: &LlmConfig,
+    status: u16,
+    body: &'a [u8],
+) -> Option<&'a str> {
+    let plain = status >= 400 && !matches!(body.trim_ascii_start().first(), Some(b'{' | b'['));
+    if plain {
+        return None;
+    }
+    body_str(call, cfg, body)
+}
+
 /// Parse `text` as `T`, recording a classified error on failure.
+/// The text must be a JSON object (serde would otherwise accept an array for a struct).
 pub(crate) fn parse<'a, T: Deserialize<'a>>(
+    call: &mut LlmCall,
+    side: Side,
+    text: &'a str,
+) -> Option<T> {
+    if text.trim_start().as_bytes().first() != Some(&b'{') {
+        call.error(side.json_error(JsonErrorClass::Data));
+        return None;
+    }
+    parse_any(call, side, text)
+}
+
+/// Parse `text` (any JSON value) as `T`, recording a classified error on failure.
+pub(crate) fn parse_any<'a, T: Deserialize<'a>>(
     call: &mut LlmCall,
     side: Side,
     text: &'a str,
