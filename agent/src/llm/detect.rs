@@ -159,7 +159,9 @@ fn api_from_path(path: &str) -> Option<PathShape> {
         };
         return Some(s);
     }
-    if let Some((before, action)) = path.rsplit_once(':') {
+    if let Some((before, action)) = path.rsplit_once(':')
+        && !action.contains('/')
+    {
         let model = before
             .rsplit_once("/models/")
             .map(|(_, m)| percent_decode(m));
@@ -349,6 +351,8 @@ mod tests {
         let s = api_from_path("/openai/deployments/gpt4o-prod/chat/completions").unwrap();
         assert_eq!(s.deployment.as_deref(), Some("gpt4o-prod"));
         assert!(api_from_path("/v1/messages/count_tokens").is_none());
+        let s = api_from_path("/openai/deployments/a:b/chat/completions").unwrap();
+        assert_eq!(s.api, Api::ChatCompletions);
         assert!(api_from_path("/index.html").is_none());
         assert_eq!(percent_decode("a%3Ab%zz%4"), "a:b%zz%4");
     }

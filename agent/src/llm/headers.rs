@@ -168,7 +168,7 @@ pub(crate) fn parse_rfc3339(v: &str) -> Option<f64> {
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi) = (num(11..13)?, num(14..16)?);
-    let rest = &v[17..];
+    let rest = v.get(17..)?;
     let tz_at = rest.find(['Z', 'z', '+', '-'])?;
     let secs: f64 = rest[..tz_at].parse().ok()?;
     let tz = &rest[tz_at..];
@@ -229,6 +229,8 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("not a date at all!!"), None);
         assert_eq!(parse_rfc3339("2026-1é-22T01:40:05Z"), None);
+        assert_eq!(parse_rfc3339("2026-11-22T01:40é05Z"), None);
+        assert_eq!(parse_rfc3339("2026-11-22T01:40:05+0100"), None);
     }
 
     #[test]

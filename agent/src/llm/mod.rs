@@ -185,6 +185,27 @@ impl LlmStats {
     }
 }
 
+/// With bit 7 of the framing byte set, the response head doubles as the value of every
+/// header the parsers read, so the header parsers are fuzzed too.
+fn fuzz_headers(framing: u8, resp: &[u8]) -> crate::reassembly::exchange::Headers {
+    const NAMES: [&str; 9] = [
+        "date",
+        "retry-after",
+        "retry-after-ms",
+        "x-ratelimit-reset-tokens",
+        "x-ratelimit-remaining-requests",
+        "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-requests-limit",
+        "x-amzn-errortype",
+        "x-amzn-bedrock-input-token-count",
+    ];
+    if framing & 0x80 == 0 {
+        return crate::reassembly::exchange::Headers::default();
+    }
+    let v = bytes::Bytes::copy_from_slice(&resp[..resp.len().min(48)]);
+    crate::reassembly::exchange::Headers(NAMES.iter().map(|n| (n.to_string(), v.clone())).collect())
+}
+
 /// Fuzzing entry point for the provider parsers (called by the fuzz harness). Byte 0 picks the
 /// endpoint, byte 1 the response framing; the rest is split at the first `0xFF` into request
 /// body and response body (stream framings: one event per `\n`-separated line).
@@ -286,7 +307,7 @@ pub fn fuzz_analyze(data: &[u8]) {
         },
         response: Some(Response {
             status: 200,
-            headers: Headers::default(),
+            headers: fuzz_headers(*framing, resp),
             body,
         }),
         timing: Timing::default(),

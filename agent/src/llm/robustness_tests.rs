@@ -297,7 +297,9 @@ fn fuzz_entry_point_survives_noise() {
         fuzz_analyze(&data);
     }
     // Structured seeds reaching deep into each parser.
-    let seeds: [&[u8]; 4] = [
+    let seeds: [&[u8]; 6] = [
+        b"\x05\x80\xff2026-11-22T01:40\xc3\xa9:00Z",
+        b"\x00\x80\xffSun, 22 Nov 2026 01:40:00 GMT",
         b"\x05\x01{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"cache_control\":{\"ttl\":\"1h\"}}]}]}\xff{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1}}}\n{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":2}}",
         b"\x06\x01{}\xff{\"candidates\":[{\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"thoughtsTokenCount\":5}}\n{\"error\":{\"code\":5}}",
         b"\x09\x03{}\xff{\"bytes\":\"eyJ0eXBlIjoibWVzc2FnZV9zdG9wIn0=\"}\n{\"bytes\":\"!!\"}",
