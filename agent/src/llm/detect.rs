@@ -2,8 +2,8 @@
 //! the host, the path, response headers and (only for ambiguous paths on unknown hosts) a peek
 //! at the request body's first bytes. Parsing of bodies is not done here.
 //!
-//! Order: user rules → built-in host table → path shape on unknown hosts. Non-LLM traffic is
-//! rejected from method, host and path alone.
+//! Order: method (POST only) → user rules → built-in host table → path shape on unknown hosts.
+//! Non-LLM traffic is rejected from method, host and path alone.
 
 use serde::Serialize;
 
@@ -59,7 +59,10 @@ pub fn detect(ex: &Exchange, cfg: &LlmConfig) -> Detection {
     let (path, query) = req.path.split_once('?').unwrap_or((req.path.as_str(), ""));
     let (host, port) = split_authority(req.authority.as_deref());
     let host_l = host.map(str::to_ascii_lowercase);
-    let post = req.method.eq_ignore_ascii_case("POST");
+    // Every LLM call this stage understands is a POST.
+    if !req.method.eq_ignore_ascii_case("POST") {
+        return Detection::NotLlm;
+    }
     let shape = api_from_path(path);
 
     let provider =
@@ -71,7 +74,7 @@ pub fn detect(ex: &Exchange, cfg: &LlmConfig) -> Detection {
         } else if let Some(p) = host_l.as_deref().and_then(|h| provider_from_host(h, port)) {
             p
         } else {
-            if !cfg.detect_unknown_hosts || !post {
+            if !cfg.detect_unknown_hosts {
                 return Detection::NotLlm;
             }
             let header_provider = ex
@@ -92,9 +95,6 @@ pub fn detect(ex: &Exchange, cfg: &LlmConfig) -> Detection {
                 }),
             }
         };
-    if !post {
-        return Detection::NotLlm;
-    }
     match shape {
         Some(s) => {
             let api = s.api;
