@@ -106,10 +106,7 @@ fn save_call(
         library: library as u8,
         _pad: [0; 6],
     };
-    if PENDING
-        .insert(&bpf_get_current_pid_tgid(), &call, 0)
-        .is_err()
-    {
+    if PENDING.insert(bpf_get_current_pid_tgid(), call, 0).is_err() {
         count(counter::CALLS_UNTRACKED, 1);
     }
     Ok(())
@@ -153,11 +150,11 @@ pub fn gnutls_recv(ctx: ProbeContext) -> u32 {
 fn finish_plain(ctx: &RetProbeContext, library: Library) -> Result<(), i64> {
     let key = bpf_get_current_pid_tgid();
     // SAFETY: the value is copied out before the entry is removed.
-    let call = match unsafe { PENDING.get(&key) } {
+    let call = match unsafe { PENDING.get(key) } {
         Some(c) => *c,
         None => return Ok(()),
     };
-    let _ = PENDING.remove(&key);
+    let _ = PENDING.remove(key);
     let ret: i64 = match library {
         Library::OpenSsl => ctx.ret::<i32>() as i64,
         Library::GnuTls => ctx.ret::<i64>(),
@@ -174,11 +171,11 @@ fn finish_plain(ctx: &RetProbeContext, library: Library) -> Result<(), i64> {
 fn finish_ex(ctx: &RetProbeContext) -> Result<(), i64> {
     let key = bpf_get_current_pid_tgid();
     // SAFETY: as above.
-    let call = match unsafe { PENDING.get(&key) } {
+    let call = match unsafe { PENDING.get(key) } {
         Some(c) => *c,
         None => return Ok(()),
     };
-    let _ = PENDING.remove(&key);
+    let _ = PENDING.remove(key);
     let ret: i32 = ctx.ret();
     if ret != 1 || call.len_out == 0 {
         count(counter::CALLS_FAILED, 1);
@@ -227,18 +224,18 @@ fn capture_call(ctx: &RetProbeContext, call: &PendingCall, len: u64) -> Result<(
         conn_ptr: call.conn_ptr,
     };
     let now = unsafe { bpf_ktime_get_ns() };
-    let state = match CONNS.get_ptr_mut(&key) {
+    let state = match CONNS.get_ptr_mut(key) {
         Some(s) => s,
         None => {
             let fresh = ConnState {
                 start_ns: now,
                 offset: [0, 0],
             };
-            if CONNS.insert(&key, &fresh, 0).is_err() {
+            if CONNS.insert(key, fresh, 0).is_err() {
                 count(counter::LOST_CONN_TABLE_FULL, len);
                 return Ok(());
             }
-            match CONNS.get_ptr_mut(&key) {
+            match CONNS.get_ptr_mut(key) {
                 Some(s) => s,
                 None => {
                     count(counter::LOST_CONN_TABLE_FULL, len);
@@ -440,11 +437,11 @@ fn close_conn(ctx: &ProbeContext, reason: u32) -> Result<(), i64> {
         conn_ptr,
     };
     // SAFETY: copied out before removal.
-    let state = match unsafe { CONNS.get(&key) } {
+    let state = match unsafe { CONNS.get(key) } {
         Some(s) => *s,
         None => return Ok(()),
     };
-    let _ = CONNS.remove(&key);
+    let _ = CONNS.remove(key);
     count(counter::CONNS_CLOSED, 1);
     let rec = ConnClosed {
         kind: record_kind::CLOSE,
@@ -498,7 +495,7 @@ pub fn on_exec(_ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn on_exit(_ctx: RawTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    let _ = PENDING.remove(&pid_tgid);
+    let _ = PENDING.remove(pid_tgid);
     // Only the thread-group leader's exit ends the process for our purposes; userspace sweeps
     // the connection table of that tgid.
     if (pid_tgid >> 32) as u32 == pid_tgid as u32 {

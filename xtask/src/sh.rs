@@ -67,6 +67,17 @@ pub fn cargo(args: &[&str]) -> Result<()> {
     exec(cmd)
 }
 
+/// `cargo +TOOLCHAIN ARGS` through the rustup proxy on PATH (`$CARGO` points at one
+/// toolchain's cargo, which does not understand `+toolchain`).
+pub fn cargo_toolchain(toolchain: &str, args: &[&str]) -> Result<()> {
+    let mut cmd = Command::new("cargo");
+    cmd.arg(format!("+{toolchain}"))
+        .args(args)
+        .current_dir(workspace_root()?)
+        .env_remove("RUSTUP_TOOLCHAIN");
+    exec(cmd)
+}
+
 /// `cargo test ARGS`, with test binaries run as root (through a `sudo -E` runner when needed:
 /// the end-to-end tests load eBPF programs).
 pub fn cargo_test_privileged(args: &[&str]) -> Result<()> {
