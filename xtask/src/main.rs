@@ -93,7 +93,7 @@ fn test(args: &[String]) -> Result<()> {
     ];
     sh::cargo_toolchain("nightly", &ebpf_lint)?;
     sh::step("tests (unit and privileged end-to-end)");
-    let mut test_args = vec!["test", "--workspace"];
+    let mut test_args = vec!["test", "--workspace", "--exclude", "agent-ebpf"];
     test_args.extend(args.iter().map(String::as_str));
     sh::cargo_test_privileged(&test_args)
 }
