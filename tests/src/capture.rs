@@ -136,14 +136,43 @@ impl Tap {
         reassemble(self.chunks.iter().filter(|c| c.process.pid == pid))
     }
 
+    /// Streams whose chunks came from a process named `comm`.
+    pub fn streams_for_comm(&self, comm: &str) -> Streams {
+        reassemble(self.chunks.iter().filter(|c| c.process.comm == comm))
+    }
+
+    /// Pull events until `done(all streams)` holds or `timeout` passes.
+    pub async fn wait_all(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&Streams) -> bool,
+    ) -> Streams {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let streams = reassemble(self.chunks.iter());
+            if done(&streams) || tokio::time::Instant::now() > deadline {
+                return streams;
+            }
+            self.pump(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The capture's current status.
     pub fn status(&self) -> CaptureStatus {
         self.handle.status()
     }
 
-    /// Stop and return the final status.
+    /// Stop and return the final status. Kernel counters are summed CPU by CPU while other
+    /// processes on the machine may be mid-call, so this waits (up to 3 s) for a snapshot at
+    /// rest in which `seen = delivered + lost` holds.
     pub async fn stop(mut self) -> CaptureStatus {
         self.pump(Duration::from_millis(100)).await;
+        for _ in 0..30 {
+            if self.handle.kernel_counters().balanced() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         self.handle.stop().await
     }
 }

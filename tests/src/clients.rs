@@ -95,3 +95,79 @@ pub fn temp_file(name: &str, bytes: &[u8]) -> std::io::Result<std::path::PathBuf
     std::fs::write(&path, bytes)?;
     Ok(path)
 }
+
+/// gnutls-cli sending the bytes of `request_file` (kept open a little so the response arrives
+/// before stdin closes).
+pub fn gnutls(port: u16, request_file: &Path) -> std::io::Result<Child> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "(cat '{}'; sleep 3) | exec gnutls-cli --insecure --logfile=/dev/null --port {port} 127.0.0.1",
+        request_file.display()
+    ));
+    quiet(cmd)
+}
+
+/// Python client inside a private mount namespace, loading a copy of libssl from a tmpfs path
+/// that does not exist on the host (a container-like library).
+pub fn python_in_mount_namespace(
+    url: &str,
+    path: &str,
+    body_file: &Path,
+    libssl: &Path,
+) -> std::io::Result<Child> {
+    let script = format!(
+        "mount -t tmpfs llmtap-test /mnt && mkdir -p /mnt/llmtap-lib && cp '{lib}' /mnt/llmtap-lib/ && \
+         LD_LIBRARY_PATH=/mnt/llmtap-lib exec python3 -c \"$LLMTAP_PY\" '{url}' '{path}' '{body}' 1.5",
+        lib = libssl.display(),
+        body = body_file.display(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("LLMTAP_PY", PYTHON_CLIENT);
+    quiet(cmd)
+}
+
+/// Python making `n` concurrent connections (threads), each POSTing a distinct body
+/// `{"conn": "<tag>-<i>", "pad": "..."}` of about `size` bytes.
+pub fn python_concurrent(url: &str, tag: &str, n: usize, size: usize) -> std::io::Result<Child> {
+    let script = r#"
+import ssl, sys, http.client, urllib.parse, threading, time
+url, tag, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+u = urllib.parse.urlparse(url)
+ctx = ssl._create_unverified_context()
+errors = []
+def one(i):
+    try:
+        body = ('{"conn":"%s-%d","pad":"' % (tag, i)).encode()
+        body += b'x' * max(0, size - len(body) - 2) + b'"}'
+        c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30)
+        c.request("POST", "/v1/chat/completions", body=body, headers={"content-type": "application/json"})
+        c.getresponse().read()
+        c.close()
+    except Exception as e:
+        errors.append(repr(e))
+ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+[t.start() for t in ts]; [t.join() for t in ts]
+if errors:
+    print(errors[:3], file=sys.stderr); sys.exit(1)
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(url)
+        .arg(tag)
+        .arg(n.to_string())
+        .arg(size.to_string());
+    quiet(cmd)
+}
+
+/// The system's OpenSSL library (to copy into a private mount namespace).
+pub fn system_libssl() -> Option<std::path::PathBuf> {
+    [
+        "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+        "/lib/x86_64-linux-gnu/libssl.so.3",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.exists())
+}
