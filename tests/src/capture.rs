@@ -157,6 +157,11 @@ impl Tap {
         }
     }
 
+    /// Entries the kernel tables hold for `tgid`: (in-flight calls, connections).
+    pub fn kernel_entries_for(&self, tgid: u32) -> (usize, usize) {
+        self.handle.kernel_entries_for(tgid)
+    }
+
     /// The capture's current status.
     pub fn status(&self) -> CaptureStatus {
         self.handle.status()

@@ -41,7 +41,7 @@ async fn gnutls_cli_is_captured_byte_exact() {
     }
     let server = RawServer::start().await.expect("server");
     let mut tap = Tap::start().await;
-    let req = b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{\"model\":\"claude\",\"x\":\"y\"}";
+    let req = b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 26\r\n\r\n{\"model\":\"claude\",\"x\":\"y\"}";
     let file = clients::temp_file("gnutls-req.txt", req).expect("file");
     let out = clients::gnutls(server.addr.port(), &file)
         .expect("gnutls-cli")
@@ -56,6 +56,7 @@ async fn gnutls_cli_is_captured_byte_exact() {
     let rec = server.wait_connections(1, WAIT).await;
     assert_eq!(rec.len(), 1);
     let want = &rec[0];
+    assert!(!want.sent.is_empty(), "the server answered");
     let streams = tap
         .wait_all(WAIT, |s| {
             matching(s, want).is_some_and(|(e, i)| {

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use agent_common::{ConnKey, ConnState};
+use agent_common::{ConnKey, ConnState, PendingCall};
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use serde::Serialize;
 use tokio::{
@@ -55,6 +55,8 @@ enum DiscoveryMsg {
 /// everything (the eBPF object is dropped with the tasks).
 pub struct CaptureHandle {
     attacher: Arc<Mutex<Attacher>>,
+    conns: Arc<Mutex<BpfHashMap<MapData, ConnKey, ConnState>>>,
+    pending: BpfHashMap<MapData, u64, PendingCall>,
     counters: Arc<Mutex<PerCpuArray<MapData, u64>>>,
     user: Arc<UserCounters>,
     stop_tx: watch::Sender<bool>,
@@ -87,6 +89,28 @@ impl CaptureHandle {
             }
         }
         KernelCounters::from_slots(&slots)
+    }
+
+    /// Entries the kernel tables hold for process `tgid`: (in-flight calls, connections).
+    /// Both drop to zero once the process has exited and the sweep has run.
+    pub fn kernel_entries_for(&self, tgid: u32) -> (usize, usize) {
+        let pending = self
+            .pending
+            .keys()
+            .filter_map(|k| k.ok())
+            .filter(|k| (k >> 32) as u32 == tgid)
+            .count();
+        let conns = self
+            .conns
+            .lock()
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.ok())
+                    .filter(|k| k.tgid == tgid)
+                    .count()
+            })
+            .unwrap_or(0);
+        (pending, conns)
     }
 
     /// Userspace counters.
@@ -151,6 +175,10 @@ pub async fn start(
     let conns =
         BpfHashMap::<MapData, ConnKey, ConnState>::try_from(take(ebpf, agent_common::MAP_CONNS)?)
             .map_err(|e| CaptureError::Load(format!("connection map: {e}")))?;
+    let conns = Arc::new(Mutex::new(conns));
+    let pending =
+        BpfHashMap::<MapData, u64, PendingCall>::try_from(take(ebpf, agent_common::MAP_PENDING)?)
+            .map_err(|e| CaptureError::Load(format!("in-flight map: {e}")))?;
 
     let mut attacher = Attacher::new(loaded);
     let proc_root = ProcRoot::default();
@@ -183,7 +211,7 @@ pub async fn start(
     ));
     let discover = tokio::spawn(discover_loop(
         attacher.clone(),
-        conns,
+        conns.clone(),
         proc_root,
         settings.clone(),
         disc_rx,
@@ -192,6 +220,8 @@ pub async fn start(
     ));
     let handle = CaptureHandle {
         attacher,
+        conns,
+        pending,
         counters: Arc::new(Mutex::new(counters)),
         user,
         stop_tx,
@@ -322,7 +352,7 @@ fn drain(
 #[allow(clippy::too_many_arguments)]
 async fn discover_loop(
     attacher: Arc<Mutex<Attacher>>,
-    mut conns: BpfHashMap<MapData, ConnKey, ConnState>,
+    conns: Arc<Mutex<BpfHashMap<MapData, ConnKey, ConnState>>>,
     proc_root: ProcRoot,
     settings: CaptureSettings,
     mut rx: mpsc::Receiver<DiscoveryMsg>,
@@ -359,7 +389,9 @@ async fn discover_loop(
                 None => return,
             },
             _ = sweep.tick() => {
-                if !exited.is_empty() {
+                if !exited.is_empty()
+                    && let Ok(mut conns) = conns.lock()
+                {
                     sweep_exited(&mut conns, &mut exited);
                 }
             }
