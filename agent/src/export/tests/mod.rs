@@ -8,6 +8,9 @@ mod metrics_exposition;
 use super::config::ExportConfig;
 use super::event::{EncodedEvent, Observation};
 
+/// Queue byte bound of [`test_config`]: 655 events of 100 bytes.
+pub(super) const QUEUE_BYTES: usize = 64 * 1024;
+
 /// A config with no metrics server and small, fast bounds.
 pub(super) fn test_config() -> ExportConfig {
     let mut cfg = ExportConfig {
@@ -16,6 +19,7 @@ pub(super) fn test_config() -> ExportConfig {
     };
     cfg.batch.max_events = 50;
     cfg.batch.interval_ms = 100;
+    cfg.queue.max_bytes = QUEUE_BYTES;
     cfg
 }
 
