@@ -48,15 +48,17 @@ pub enum ExportError {
     Http(#[from] http::HttpError),
 }
 
-/// The running export stage.
+/// The running export stage. Share it (e.g. in an `Arc`) between the pipeline and the
+/// shutdown path; dropping it without [`Exporter::shutdown`] abandons queued events silently.
 pub struct Exporter {
     queue: Arc<EventQueue>,
     metrics: Arc<ExportMetrics>,
     ledger: Ledger,
     ready: Arc<AtomicBool>,
     in_flight: Arc<AtomicU64>,
-    worker: Option<tokio::task::JoinHandle<()>>,
-    server: Option<http::MetricsServer>,
+    worker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    server: std::sync::Mutex<Option<http::MetricsServer>>,
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Start with the sink named in `cfg.sink`.
@@ -113,13 +115,14 @@ pub async fn start_with_transport(
         None => None,
     };
     Ok(Exporter {
-        worker: Some(tokio::spawn(worker.run())),
+        worker: std::sync::Mutex::new(Some(tokio::spawn(worker.run()))),
+        metrics_addr: server.as_ref().map(|s| s.local_addr),
+        server: std::sync::Mutex::new(server),
         queue,
         metrics,
         ledger,
         ready,
         in_flight,
-        server,
     })
 }
 
@@ -147,7 +150,7 @@ impl Exporter {
 
     /// Where `/metrics` is served, if enabled.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-        self.server.as_ref().map(|s| s.local_addr)
+        self.metrics_addr
     }
 
     /// Counts so far (queued and in-flight events are not settled yet).
@@ -161,11 +164,13 @@ impl Exporter {
     }
 
     /// Stop accepting, drain for at most `drain_timeout`, then abandon what is left. Returns
-    /// the final accounting, whose identity holds.
-    pub async fn shutdown(mut self, drain_timeout: Duration) -> Accounting {
+    /// the final accounting, whose identity holds. Later submits are refused and counted as
+    /// `abandoned_on_shutdown`; calling it again returns the updated counts.
+    pub async fn shutdown(&self, drain_timeout: Duration) -> Accounting {
         self.set_ready(false);
         self.queue.close();
-        if let Some(mut worker) = self.worker.take()
+        let worker = take(&self.worker);
+        if let Some(mut worker) = worker
             && tokio::time::timeout(drain_timeout, &mut worker)
                 .await
                 .is_err()
@@ -175,7 +180,7 @@ impl Exporter {
         }
         let abandoned = self.queue.take_all() + self.in_flight.swap(0, Ordering::SeqCst);
         self.ledger.abandoned(abandoned);
-        if let Some(server) = self.server.take() {
+        if let Some(server) = take(&self.server) {
             server.stop();
         }
         let a = self.ledger.snapshot();
@@ -192,12 +197,16 @@ impl Exporter {
     }
 }
 
+fn take<T>(slot: &std::sync::Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
 impl Drop for Exporter {
     fn drop(&mut self) {
-        if let Some(w) = self.worker.take() {
+        if let Some(w) = take(&self.worker) {
             w.abort();
         }
-        if let Some(s) = self.server.take() {
+        if let Some(s) = take(&self.server) {
             s.stop();
         }
     }

@@ -14,7 +14,7 @@ use crate::export::config::{ExportConfig, WhenFull};
 use crate::export::delivery::retry::classify_status;
 use crate::export::delivery::{SendError, SendFuture, Transport};
 use crate::export::event::EncodedEvent;
-use crate::export::{Accounting, Exporter, start_with_transport};
+use crate::export::{Accounting, Exporter, PushOutcome, start_with_transport};
 
 /// One scripted reply.
 #[derive(Clone, Copy, Debug)]
@@ -93,7 +93,7 @@ fn circuit(ex: &Exporter) -> i64 {
 }
 
 /// Shut down after checking the queue never held more than its byte bound.
-async fn finish(ex: Exporter, drain: Duration) -> Accounting {
+async fn finish(ex: &Exporter, drain: Duration) -> Accounting {
     assert!(ex.queue_high_water_bytes() <= QUEUE_BYTES);
     assert!(ex.metrics().queue_bytes.get() <= QUEUE_BYTES as i64);
     ex.shutdown(drain).await
@@ -114,7 +114,7 @@ async fn healthy_sink_sends_everything() {
     push(&ex, 120);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(ex.accounting().sent, 120);
-    let a = finish(ex, Duration::from_secs(5)).await;
+    let a = finish(&ex, Duration::from_secs(5)).await;
     check(&a, 120);
     assert_eq!(a.sent, 120);
 }
@@ -157,7 +157,7 @@ async fn persistent_500s_fail_batches_and_open_the_circuit() {
     assert_eq!(circuit(&ex), 2);
     let dropped = ex.accounting().dropped;
     assert!(dropped > 0, "queue bound enforced while open");
-    let a = finish(ex, Duration::from_secs(1)).await;
+    let a = finish(&ex, Duration::from_secs(1)).await;
     check(&a, 0);
     assert_eq!(a.emitted, 1_350);
     assert_eq!(a.abandoned_on_shutdown, 1_350 - 250 - dropped, "{a:?}");
@@ -176,7 +176,7 @@ async fn partial_batch_waits_for_interval_or_bytes() {
     );
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(ex.accounting().sent, 10, "flushed by the 100 ms interval");
-    check(&finish(ex, Duration::from_secs(1)).await, 10);
+    check(&finish(&ex, Duration::from_secs(1)).await, 10);
 
     let mut cfg = test_config();
     cfg.batch.max_bytes = 1_000;
@@ -189,7 +189,7 @@ async fn partial_batch_waits_for_interval_or_bytes() {
         10,
         "1000 bytes reached: flushed at once"
     );
-    check(&finish(ex, Duration::from_secs(1)).await, 10);
+    check(&finish(&ex, Duration::from_secs(1)).await, 10);
 }
 
 #[tokio::test(start_paused = true)]
@@ -205,7 +205,7 @@ async fn circuit_half_opens_after_30s_and_closes_on_success() {
     assert_eq!(fake.calls(), calls, "nothing sent while open");
     tokio::time::sleep(Duration::from_secs(40)).await;
     assert_eq!(circuit(&ex), 0, "trial succeeded: closed");
-    let a = finish(ex, Duration::from_secs(5)).await;
+    let a = finish(&ex, Duration::from_secs(5)).await;
     check(&a, 50);
     assert_eq!((a.failed, a.sent), (250, 50));
 }
@@ -226,7 +226,7 @@ async fn honours_retry_after_on_429() {
     );
     assert!(t0.elapsed() < Duration::from_secs(8));
     assert_eq!(circuit(&ex), 0);
-    check(&finish(ex, Duration::from_secs(5)).await, 50);
+    check(&finish(&ex, Duration::from_secs(5)).await, 50);
 }
 
 #[tokio::test(start_paused = true)]
@@ -240,7 +240,7 @@ async fn client_errors_are_not_retried_except_408() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     // Batch 1: one 400 attempt, failed. Batch 2: 408 then ok.
     assert_eq!(fake.calls(), 3);
-    let a = finish(ex, Duration::from_secs(5)).await;
+    let a = finish(&ex, Duration::from_secs(5)).await;
     check(&a, 50);
     assert_eq!(a.failed, 50);
 }
@@ -256,7 +256,7 @@ async fn hanging_sink_times_out_per_attempt() {
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(ex.accounting().failed, 50);
     assert_eq!(fake.calls(), 2);
-    check(&finish(ex, Duration::from_secs(1)).await, 0);
+    check(&finish(&ex, Duration::from_secs(1)).await, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -266,7 +266,7 @@ async fn drain_timeout_abandons_in_flight_and_queued() {
     push(&ex, 170);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t0 = Instant::now();
-    let a = finish(ex, Duration::from_secs(2)).await;
+    let a = finish(&ex, Duration::from_secs(2)).await;
     assert!(t0.elapsed() <= Duration::from_secs(2) + Duration::from_millis(10));
     check(&a, 0);
     assert_eq!(a.abandoned_on_shutdown, 170, "{a:?}");
@@ -280,7 +280,7 @@ async fn refused_connections_fail_then_recover() {
     tokio::time::sleep(Duration::from_secs(15)).await;
     assert_eq!(ex.accounting().sent, 50, "fifth attempt succeeds");
     assert_eq!(circuit(&ex), 0);
-    check(&finish(ex, Duration::from_secs(5)).await, 50);
+    check(&finish(&ex, Duration::from_secs(5)).await, 50);
 }
 
 #[tokio::test(start_paused = true)]
@@ -296,17 +296,20 @@ async fn flapping_sink_never_opens_the_circuit() {
     push(&ex, 50 * 8);
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(circuit(&ex), 0);
-    let a = finish(ex, Duration::from_secs(5)).await;
+    let a = finish(&ex, Duration::from_secs(5)).await;
     check(&a, 4 * 50);
     assert_eq!(a.failed, 4 * 50, "{a:?}");
 }
 
 #[tokio::test(start_paused = true)]
-async fn submits_after_shutdown_start_are_abandoned() {
+async fn submits_after_shutdown_are_abandoned() {
     let fake = Fake::new(&[], Fault::Ok);
     let ex = start(test_config(), &fake).await;
     push(&ex, 10);
-    let a = finish(ex, Duration::from_secs(5)).await;
+    let a = finish(&ex, Duration::from_secs(5)).await;
     check(&a, 10);
-    assert_eq!(a.emitted, 10);
+    assert_eq!(ex.submit_event(event(0, 100)), PushOutcome::Closed);
+    let a = ex.shutdown(Duration::from_secs(5)).await;
+    check(&a, 10);
+    assert_eq!((a.emitted, a.abandoned_on_shutdown), (11, 1));
 }
