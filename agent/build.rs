@@ -12,7 +12,8 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("agent crate has no parent directory"))?
         .join("agent-ebpf");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    let skipped = std::env::var("AYA_BUILD_SKIP").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    let skipped =
+        std::env::var("AYA_BUILD_SKIP").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     if skipped {
         std::fs::write(out_dir.join("llmtap"), [])?;
         println!("cargo:rerun-if-env-changed=AYA_BUILD_SKIP");
@@ -22,7 +23,11 @@ fn main() -> anyhow::Result<()> {
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("non UTF-8 path {}", ebpf_dir.display()))?;
     aya_build::build_ebpf(
-        [aya_build::Package { name: "agent-ebpf", root_dir, ..Default::default() }],
+        [aya_build::Package {
+            name: "agent-ebpf",
+            root_dir,
+            ..Default::default()
+        }],
         aya_build::Toolchain::default(),
     )
 }

@@ -47,7 +47,11 @@ pub enum Direction {
 impl Direction {
     /// Decode from the wire byte; anything but 1 is egress.
     pub const fn from_u8(v: u8) -> Self {
-        if v == 1 { Direction::Ingress } else { Direction::Egress }
+        if v == 1 {
+            Direction::Ingress
+        } else {
+            Direction::Egress
+        }
     }
 }
 

@@ -77,7 +77,12 @@ fn is_self() -> bool {
 // Entry probes: remember the arguments.
 
 #[inline(always)]
-fn save_call(ctx: &ProbeContext, direction: Direction, library: Library, ex: bool) -> Result<(), i64> {
+fn save_call(
+    ctx: &ProbeContext,
+    direction: Direction,
+    library: Library,
+    ex: bool,
+) -> Result<(), i64> {
     if is_self() {
         return Ok(());
     }
@@ -92,7 +97,10 @@ fn save_call(ctx: &ProbeContext, direction: Direction, library: Library, ex: boo
         library: library as u8,
         _pad: [0; 6],
     };
-    if PENDING.insert(&bpf_get_current_pid_tgid(), &call, 0).is_err() {
+    if PENDING
+        .insert(&bpf_get_current_pid_tgid(), &call, 0)
+        .is_err()
+    {
         count(counter::CALLS_UNTRACKED, 1);
     }
     Ok(())
@@ -210,12 +218,19 @@ fn capture_call(call: &PendingCall, len: u64) -> Result<(), i64> {
     count(counter::BYTES_SEEN, len);
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    let key = ConnKey { tgid, _pad: 0, conn_ptr: call.conn_ptr };
+    let key = ConnKey {
+        tgid,
+        _pad: 0,
+        conn_ptr: call.conn_ptr,
+    };
     let now = unsafe { bpf_ktime_get_ns() };
     let state = match CONNS.get_ptr_mut(&key) {
         Some(s) => s,
         None => {
-            let fresh = ConnState { start_ns: now, offset: [0, 0] };
+            let fresh = ConnState {
+                start_ns: now,
+                offset: [0, 0],
+            };
             if CONNS.insert(&key, &fresh, 0).is_err() {
                 count(counter::LOST_CONN_TABLE_FULL, len);
                 return Ok(());
@@ -288,7 +303,11 @@ fn capture_call(call: &PendingCall, len: u64) -> Result<(), i64> {
             n = chunk_size;
         }
         info.header.offset = base + done;
-        info.header.flags = if done + n >= wanted { flags | chunk_flags::LAST_OF_CALL } else { flags };
+        info.header.flags = if done + n >= wanted {
+            flags | chunk_flags::LAST_OF_CALL
+        } else {
+            flags
+        };
         let outcome = if n <= CHUNK_CLASS_SMALL as u64 {
             emit::<CHUNK_CLASS_SMALL>(&info, done, n as u32)
         } else if n <= CHUNK_CLASS_MEDIUM as u64 {
@@ -356,7 +375,11 @@ fn close_conn(ctx: &ProbeContext, reason: u32) -> Result<(), i64> {
     }
     let conn_ptr: u64 = ctx.arg(0).ok_or(1i64)?;
     let tgid = current_tgid();
-    let key = ConnKey { tgid, _pad: 0, conn_ptr };
+    let key = ConnKey {
+        tgid,
+        _pad: 0,
+        conn_ptr,
+    };
     // SAFETY: copied out before removal.
     let state = match unsafe { CONNS.get(&key) } {
         Some(s) => *s,
@@ -395,7 +418,11 @@ pub fn ssl_free(ctx: ProbeContext) -> u32 {
 
 #[inline(always)]
 fn process_event(kind: u32) {
-    let rec = ProcessEvent { kind, tgid: current_tgid(), timestamp_ns: unsafe { bpf_ktime_get_ns() } };
+    let rec = ProcessEvent {
+        kind,
+        tgid: current_tgid(),
+        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+    };
     if EVENTS.output::<ProcessEvent>(&rec, 0).is_err() {
         count(counter::CONTROL_LOST, 1);
     }
