@@ -39,7 +39,7 @@ pub struct BodyOutcome {
     pub encoded: bool,
     /// First event (or first decoded body byte) timestamp.
     pub first_ns: Option<u64>,
-    /// Number of events (streams) or body pieces (full bodies).
+    /// Number of events (streams) or body pieces, one per TLS call (full bodies).
     pub count: u32,
 }
 
@@ -98,6 +98,7 @@ pub struct BodyPipeline {
     total: usize,
     error: Option<BodyError>,
     first_ns: Option<u64>,
+    last_ns: Option<u64>,
     pieces: u32,
 }
 
@@ -150,6 +151,7 @@ impl BodyPipeline {
             total: 0,
             error: None,
             first_ns: None,
+            last_ns: None,
             pieces: 0,
         }
     }
@@ -248,8 +250,11 @@ impl BodyPipeline {
     }
 
     fn note(&mut self, n: usize, ts: u64) {
-        if n > 0 && matches!(self.sink, Sink::Full(_)) {
+        // A body piece is one TLS call's worth (calls are told apart by timestamp), so the
+        // count does not depend on how the capture split the calls into chunks.
+        if n > 0 && matches!(self.sink, Sink::Full(_)) && self.last_ns != Some(ts) {
             self.first_ns.get_or_insert(ts);
+            self.last_ns = Some(ts);
             self.pieces = self.pieces.saturating_add(1);
         }
     }

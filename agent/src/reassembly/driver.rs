@@ -273,6 +273,19 @@ impl Reassembler {
         });
         conn.last_seen = conn.last_seen.max(c.timestamp_ns);
         let dir = c.direction;
+        let other = match dir {
+            Direction::Egress => Direction::Ingress,
+            Direction::Ingress => Direction::Egress,
+        };
+        let mut cx = Ctx {
+            cfg: &self.cfg,
+            stats: &mut self.stats,
+            meta: &conn.meta.clone(),
+        };
+        conn.streams[idx(other)].release_before(c.timestamp_ns, &mut self.segs);
+        for s in self.segs.drain(..) {
+            conn.deliver(other, s, &mut cx, out);
+        }
         let outcome = conn.streams[idx(dir)].push(
             c.offset,
             c.data,
@@ -282,16 +295,11 @@ impl Reassembler {
             &mut self.segs,
         );
         if outcome.duplicate {
-            self.stats.duplicate_chunks += 1;
+            cx.stats.duplicate_chunks += 1;
         }
         if outcome.bound_hit {
-            self.stats.bound_hits += 1;
+            cx.stats.bound_hits += 1;
         }
-        let mut cx = Ctx {
-            cfg: &self.cfg,
-            stats: &mut self.stats,
-            meta: &conn.meta.clone(),
-        };
         for s in self.segs.drain(..) {
             conn.deliver(dir, s, &mut cx, out);
         }

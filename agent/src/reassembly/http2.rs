@@ -326,7 +326,7 @@ impl H2Conn {
                 }
             }
             SETTINGS if flags & ACK == 0 => {
-                if payload.len() % 6 != 0 {
+                if !payload.len().is_multiple_of(6) {
                     return Err(Http2Error::Frame(ty));
                 }
                 for s in payload.chunks_exact(6) {
@@ -340,12 +340,10 @@ impl H2Conn {
                     }
                 }
             }
-            GOAWAY => {
-                if payload.len() >= 4 {
-                    let last = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
-                        & 0x7fff_ffff;
-                    tracing::debug!(?dir, last_stream = last, "http2 goaway");
-                }
+            GOAWAY if payload.len() >= 4 => {
+                let last = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
+                    & 0x7fff_ffff;
+                tracing::debug!(?dir, last_stream = last, "http2 goaway");
             }
             _ => {}
         }
@@ -397,7 +395,7 @@ impl H2Conn {
         };
         match dir {
             Direction::Egress => {
-                if !self.streams.contains_key(&sid) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = self.streams.entry(sid) {
                     let mut p = Partial {
                         stream_id: Some(sid),
                         request: Request {
@@ -416,7 +414,7 @@ impl H2Conn {
                     ));
                     p.timing.request_start_ns = start;
                     unavailable(&mut p, cx);
-                    self.streams.insert(sid, p);
+                    slot.insert(p);
                 }
             }
             Direction::Ingress => {

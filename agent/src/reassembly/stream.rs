@@ -68,7 +68,7 @@ impl StreamBuf {
                 out.push(Segment::Gap(offset - self.next));
                 self.next = offset;
             } else {
-                self.hold(offset, data, ts, truncated);
+                self.hold(offset, data, ts);
                 while self.pending_bytes > window {
                     outcome.bound_hit = true;
                     self.skip_to_first_pending(out);
@@ -97,8 +97,19 @@ impl StreamBuf {
         }
     }
 
-    fn hold(&mut self, offset: u64, data: Bytes, ts: u64, truncated: bool) {
-        let _ = truncated;
+    /// Declares holes gaps while the first held chunk is no later than `ts`: the other
+    /// direction has moved on past it, so the missing bytes are not coming (the ring buffer
+    /// keeps order; holes are losses far more often than reordering).
+    pub fn release_before(&mut self, ts: u64, out: &mut Vec<Segment>) {
+        while let Some((_, (_, held_ts))) = self.pending.first_key_value()
+            && *held_ts <= ts
+        {
+            self.skip_to_first_pending(out);
+            self.drain(out);
+        }
+    }
+
+    fn hold(&mut self, offset: u64, data: Bytes, ts: u64) {
         let len = data.len();
         match self.pending.get(&offset) {
             Some((old, _)) if old.len() >= len => {}
