@@ -141,7 +141,7 @@ impl StreamBuf {
         truncated: bool,
         out: &mut Vec<Segment>,
     ) {
-        let end = offset + data.len() as u64;
+        let end = offset.saturating_add(data.len() as u64);
         if end <= self.next {
             return;
         }
