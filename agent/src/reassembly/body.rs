@@ -277,6 +277,10 @@ impl BodyPipeline {
             self.after_write(res, ts);
         }
         let mut error = self.error;
+        if error.is_none() && self.total > 0 && matches!(self.decoder, Decoder::Unknown) {
+            // Unsupported coding: the bytes are kept as they came, and flagged.
+            error = Some(BodyError::Decode);
+        }
         let (body, first_ns, count) = match self.sink {
             Sink::Full(b) => (ResponseBody::Full(b.freeze()), self.first_ns, self.pieces),
             Sink::Sse(p) => {

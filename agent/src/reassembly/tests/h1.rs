@@ -349,3 +349,16 @@ fn ndjson_stream() {
     let l: Vec<_> = lines.iter().map(|l| &l.line[..]).collect();
     assert_eq!(l, [&b"{\"a\":1}"[..], b"{\"b\":2}", b"{\"done\":true}"]);
 }
+
+#[test]
+fn unsupported_encoding_is_kept_raw_and_flagged() {
+    let xs = run(&vec![
+        (E, post("/a", "")),
+        (I, encoded_response("compress", b"xyz")),
+    ]);
+    assert_eq!(body_bytes(&xs[0]), b"xyz");
+    assert_eq!(
+        xs[0].completeness.reasons,
+        [IncompleteReason::Malformed("content-encoding".into())]
+    );
+}
