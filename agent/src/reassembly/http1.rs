@@ -1,0 +1,665 @@
+//! HTTP/1.x over one connection: requests on egress, responses on ingress, paired in order.
+//!
+//! Owns: head parsing (`httparse`), body framing (Content-Length, chunked, until close, the
+//! no-body rules for HEAD/1xx/204/304), keep-alive and pipelining, `100-continue` interim
+//! responses, and what a gap does (the touched exchange is marked, the direction
+//! resynchronises on the next request/status line). Does not own: stream ordering
+//! ([`super::stream`]) or content decoding ([`super::body`]).
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, BytesMut};
+use thiserror::Error;
+
+use super::body::BodyPipeline;
+use super::exchange::{Exchange, Headers, HttpVersion, IncompleteReason, Request, Response};
+use super::partial::{Ctx, Partial, push_header};
+use crate::capture::event::Direction;
+
+const MAX_HEADERS: usize = 128;
+const MAX_LINE: usize = 4096;
+const METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"PATCH ",
+    b"HEAD ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+
+/// Why HTTP/1 bytes could not be parsed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Http1Error {
+    /// The head did not parse.
+    #[error("invalid head: {0}")]
+    Head(String),
+    /// `Content-Length` was not a number.
+    #[error("invalid content-length")]
+    ContentLength,
+    /// A chunk-size line was invalid or too long.
+    #[error("invalid chunk framing")]
+    Chunk,
+}
+
+/// Body framing state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(u64),
+    Close,
+    ChunkSize,
+    ChunkData(u64),
+    ChunkEnd,
+    Trailer,
+}
+
+enum Step {
+    Body(usize),
+    Skip(usize),
+    Done(usize),
+    NeedMore,
+}
+
+impl Framing {
+    fn next(&mut self, buf: &[u8]) -> Result<Step, Http1Error> {
+        let avail = buf.len() as u64;
+        Ok(match *self {
+            Framing::Length(0) => Step::Done(0),
+            Framing::Length(rem) | Framing::ChunkData(rem) => {
+                if avail == 0 {
+                    return Ok(Step::NeedMore);
+                }
+                let n = rem.min(avail);
+                *self = match *self {
+                    Framing::ChunkData(_) if n == rem => Framing::ChunkEnd,
+                    Framing::ChunkData(_) => Framing::ChunkData(rem - n),
+                    _ => Framing::Length(rem - n),
+                };
+                Step::Body(n as usize)
+            }
+            Framing::Close if buf.is_empty() => Step::NeedMore,
+            Framing::Close => Step::Body(buf.len()),
+            Framing::ChunkEnd => match buf {
+                [b'\r', b'\n', ..] => {
+                    *self = Framing::ChunkSize;
+                    Step::Skip(2)
+                }
+                [b'\n', ..] => {
+                    *self = Framing::ChunkSize;
+                    Step::Skip(1)
+                }
+                [] | [b'\r'] => Step::NeedMore,
+                _ => return Err(Http1Error::Chunk),
+            },
+            Framing::ChunkSize | Framing::Trailer => {
+                let Some(i) = buf.iter().position(|&b| b == b'\n') else {
+                    if buf.len() > MAX_LINE {
+                        return Err(Http1Error::Chunk);
+                    }
+                    return Ok(Step::NeedMore);
+                };
+                let line = buf[..i].strip_suffix(b"\r").unwrap_or(&buf[..i]);
+                if *self == Framing::Trailer {
+                    if line.is_empty() {
+                        return Ok(Step::Done(i + 1));
+                    }
+                    return Ok(Step::Skip(i + 1));
+                }
+                let hex = line.split(|&b| b == b';').next().unwrap_or_default();
+                let hex = std::str::from_utf8(hex)
+                    .map_err(|_| Http1Error::Chunk)?
+                    .trim();
+                let size = u64::from_str_radix(hex, 16).map_err(|_| Http1Error::Chunk)?;
+                *self = if size == 0 {
+                    Framing::Trailer
+                } else {
+                    Framing::ChunkData(size)
+                };
+                Step::Skip(i + 1)
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Body(Framing),
+    Resync,
+}
+
+/// One direction's parser state.
+#[derive(Debug)]
+struct Dir {
+    buf: BytesMut,
+    state: State,
+    head_start: Option<u64>,
+    scan: usize,
+}
+
+impl Dir {
+    fn new() -> Self {
+        Self {
+            buf: BytesMut::new(),
+            state: State::Head,
+            head_start: None,
+            scan: 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Slot {
+    Real(Box<Partial>),
+    /// Requests lost in an egress gap of this many bytes.
+    Lost(u64),
+}
+
+#[derive(Debug)]
+enum Target {
+    None,
+    Slot,
+    Orphan(Box<Partial>),
+}
+
+/// HTTP/1 state of one connection.
+#[derive(Debug)]
+pub struct H1Conn {
+    req: Dir,
+    resp: Dir,
+    queue: VecDeque<Slot>,
+    answered: usize,
+    target: Target,
+    resp_gap: Option<u64>,
+    dead: bool,
+}
+
+impl Default for H1Conn {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn find_head_end(buf: &[u8], scan: &mut usize) -> bool {
+    let from = scan.saturating_sub(3);
+    let hay = &buf[from..];
+    let found = hay.windows(2).any(|w| w == b"\n\n") || hay.windows(4).any(|w| w == b"\r\n\r\n");
+    *scan = buf.len();
+    found
+}
+
+/// Finds the start of a plausible request line (egress) or status line (ingress).
+fn find_start(buf: &[u8], dir: Direction) -> Option<usize> {
+    (0..buf.len()).find(|&i| {
+        (i == 0 || buf[i - 1] == b'\n') && {
+            let rest = &buf[i..];
+            match dir {
+                Direction::Egress => METHODS.iter().any(|m| rest.starts_with(m)),
+                Direction::Ingress => rest.starts_with(b"HTTP/1."),
+            }
+        }
+    })
+}
+
+fn header<'h>(hs: &'h [httparse::Header<'_>], name: &str) -> Option<&'h str> {
+    hs.iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .map(str::trim)
+}
+
+fn body_framing(hs: &[httparse::Header<'_>], default: Framing) -> Result<Framing, Http1Error> {
+    if let Some(te) = header(hs, "transfer-encoding")
+        && te
+            .rsplit(',')
+            .next()
+            .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
+    {
+        return Ok(Framing::ChunkSize);
+    }
+    match header(hs, "content-length") {
+        Some(cl) => cl
+            .parse()
+            .map(Framing::Length)
+            .map_err(|_| Http1Error::ContentLength),
+        None => Ok(default),
+    }
+}
+
+fn to_headers(hs: &[httparse::Header<'_>]) -> Headers {
+    let mut out = Headers::default();
+    for h in hs {
+        push_header(&mut out, h.name.as_bytes(), h.value);
+    }
+    out
+}
+
+impl H1Conn {
+    /// A connection with nothing seen yet.
+    pub fn new() -> Self {
+        Self {
+            req: Dir::new(),
+            resp: Dir::new(),
+            queue: VecDeque::new(),
+            answered: 0,
+            target: Target::None,
+            resp_gap: None,
+            dead: false,
+        }
+    }
+
+    /// Bytes held in parser buffers.
+    pub fn buffered(&self) -> usize {
+        self.req.buf.len() + self.resp.buf.len()
+    }
+
+    fn dir(&mut self, dir: Direction) -> &mut Dir {
+        match dir {
+            Direction::Egress => &mut self.req,
+            Direction::Ingress => &mut self.resp,
+        }
+    }
+
+    /// Handles in-order bytes of one direction.
+    pub fn on_data(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        ts: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) {
+        if self.dead {
+            return;
+        }
+        let d = self.dir(dir);
+        if d.buf.is_empty() && d.state == State::Head {
+            d.head_start = Some(ts);
+        }
+        d.buf.extend_from_slice(data);
+        self.process(dir, ts, cx, out);
+    }
+
+    fn current(&mut self, dir: Direction) -> Option<&mut Partial> {
+        match dir {
+            Direction::Egress => match self.queue.back_mut() {
+                Some(Slot::Real(p)) if !p.req_done => Some(p),
+                _ => None,
+            },
+            Direction::Ingress => match &mut self.target {
+                Target::None => None,
+                Target::Orphan(p) => Some(p),
+                Target::Slot => match self.queue.get_mut(self.answered) {
+                    Some(Slot::Real(p)) => Some(p),
+                    _ => None,
+                },
+            },
+        }
+    }
+
+    fn process(&mut self, dir: Direction, ts: u64, cx: &mut Ctx<'_>, out: &mut Vec<Exchange>) {
+        loop {
+            if self.dead {
+                self.req.buf.clear();
+                self.resp.buf.clear();
+                return;
+            }
+            let d = self.dir(dir);
+            match d.state {
+                State::Head => {
+                    if d.buf.is_empty() {
+                        return;
+                    }
+                    if !find_head_end(&d.buf, &mut d.scan) {
+                        if d.buf.len() > cx.cfg.max_header_bytes {
+                            cx.stats.bound_hits += 1;
+                            tracing::debug!(?dir, len = d.buf.len(), "http1 head over bound");
+                            self.broken(dir, IncompleteReason::BoundExceeded, ts, cx, out);
+                        }
+                        return;
+                    }
+                    let res = match dir {
+                        Direction::Egress => self.parse_request(ts, cx),
+                        Direction::Ingress => self.parse_response(ts, cx, out),
+                    };
+                    if let Err(e) = res {
+                        match dir {
+                            Direction::Egress => cx.stats.malformed.http1_request += 1,
+                            Direction::Ingress => cx.stats.malformed.http1_response += 1,
+                        }
+                        tracing::debug!(?dir, error = %e, "http1 head malformed, resynchronising");
+                        self.dir(dir).buf.advance(1);
+                        self.broken(dir, IncompleteReason::Malformed(e.to_string()), ts, cx, out);
+                    }
+                }
+                State::Body(mut f) => {
+                    let step = f.next(&d.buf);
+                    d.state = State::Body(f);
+                    match step {
+                        Ok(Step::Body(n)) => {
+                            let d = match dir {
+                                Direction::Egress => &mut self.req,
+                                Direction::Ingress => &mut self.resp,
+                            };
+                            let bytes = d.buf.split_to(n);
+                            let p = self.current(dir);
+                            let pipe = p.and_then(|p| match dir {
+                                Direction::Egress => p.req_body.as_mut(),
+                                Direction::Ingress => p.resp_body.as_mut(),
+                            });
+                            if let Some(pipe) = pipe {
+                                pipe.feed(&bytes, ts);
+                            }
+                        }
+                        Ok(Step::Skip(n)) => d.buf.advance(n),
+                        Ok(Step::Done(n)) => {
+                            d.buf.advance(n);
+                            d.state = State::Head;
+                            d.scan = 0;
+                            d.head_start = (!d.buf.is_empty()).then_some(ts);
+                            self.end_message(dir, ts, cx, out);
+                        }
+                        Ok(Step::NeedMore) => return,
+                        Err(e) => {
+                            match dir {
+                                Direction::Egress => cx.stats.malformed.http1_request += 1,
+                                Direction::Ingress => cx.stats.malformed.http1_response += 1,
+                            }
+                            tracing::debug!(?dir, error = %e, "http1 body framing malformed");
+                            self.broken(
+                                dir,
+                                IncompleteReason::Malformed(e.to_string()),
+                                ts,
+                                cx,
+                                out,
+                            );
+                        }
+                    }
+                }
+                State::Resync => match find_start(&d.buf, dir) {
+                    Some(i) => {
+                        d.buf.advance(i);
+                        d.state = State::Head;
+                        d.scan = 0;
+                        d.head_start = Some(ts);
+                    }
+                    None => {
+                        let keep = d.buf.len().min(16);
+                        let drop = d.buf.len() - keep;
+                        d.buf.advance(drop);
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn parse_request(&mut self, ts: u64, cx: &mut Ctx<'_>) -> Result<(), Http1Error> {
+        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut r = httparse::Request::new(&mut hs);
+        let n = match r.parse(&self.req.buf) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete".into())),
+            Err(e) => return Err(Http1Error::Head(e.to_string())),
+        };
+        let framing = body_framing(r.headers, Framing::Length(0))?;
+        let mut p = Partial {
+            request: Request {
+                method: r.method.unwrap_or_default().to_owned(),
+                path: r.path.unwrap_or_default().to_owned(),
+                authority: header(r.headers, "host").map(str::to_owned),
+                headers: to_headers(r.headers),
+                body: Default::default(),
+            },
+            req_body: Some(BodyPipeline::new(
+                None,
+                header(r.headers, "content-encoding"),
+                cx.cfg.max_decompressed_bytes,
+            )),
+            ..Partial::default()
+        };
+        p.timing.request_start_ns = self.req.head_start.unwrap_or(ts);
+        self.queue.push_back(Slot::Real(Box::new(p)));
+        self.req.buf.advance(n);
+        self.req.state = State::Body(framing);
+        Ok(())
+    }
+
+    fn parse_response(
+        &mut self,
+        ts: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) -> Result<(), Http1Error> {
+        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut hs);
+        let n = match r.parse(&self.resp.buf) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete".into())),
+            Err(e) => return Err(Http1Error::Head(e.to_string())),
+        };
+        let status = r.code.unwrap_or_default();
+        let start = self.resp.head_start.unwrap_or(ts);
+        if (100..200).contains(&status) && status != 101 {
+            // Interim response (100 Continue, 103 Early Hints): the final one follows.
+            self.resp.buf.advance(n);
+            self.resp.head_start = (!self.resp.buf.is_empty()).then_some(ts);
+            self.resp.scan = 0;
+            return Ok(());
+        }
+        let framed = body_framing(r.headers, Framing::Close);
+        let pipe = BodyPipeline::new(
+            header(r.headers, "content-type"),
+            header(r.headers, "content-encoding"),
+            cx.cfg.max_decompressed_bytes,
+        );
+        let response = Response {
+            status,
+            headers: to_headers(r.headers),
+            body: Default::default(),
+        };
+        self.pair(start, cx, out);
+        let head_req = match &self.target {
+            Target::Slot => matches!(self.queue.get(self.answered),
+                Some(Slot::Real(p)) if p.request.method.eq_ignore_ascii_case("HEAD")),
+            _ => false,
+        };
+        let no_body = head_req || status == 204 || status == 304 || status == 101;
+        let framing = if no_body { Framing::Length(0) } else { framed? };
+        if let Some(p) = self.current(Direction::Ingress) {
+            p.response = Some(response);
+            p.resp_body = Some(pipe);
+            p.timing.response_first_byte_ns = Some(start);
+        }
+        if status == 101 {
+            tracing::debug!("http1 connection switched protocols; no longer parsed");
+        }
+        self.resp.buf.advance(n);
+        self.resp.state = State::Body(framing);
+        Ok(())
+    }
+
+    /// Chooses the request a response at `start` answers.
+    fn pair(&mut self, start: u64, cx: &mut Ctx<'_>, out: &mut Vec<Exchange>) {
+        if let Some(bytes) = self.resp_gap.take() {
+            // Responses were lost: a request whose successor was sent before this response
+            // began (no pipelining) must have had its response in the gap.
+            while let (Some(Slot::Real(_)), Some(Slot::Real(next))) = (
+                self.queue.get(self.answered),
+                self.queue.get(self.answered + 1),
+            ) {
+                if next.timing.request_start_ns > start {
+                    break;
+                }
+                if let Some(Slot::Real(p)) = self.queue.get_mut(self.answered) {
+                    p.add_reason(IncompleteReason::Gap { bytes });
+                    p.resp_done = true;
+                }
+                self.answered += 1;
+            }
+            self.emit_ready(start, cx, out);
+        }
+        while let (Some(Slot::Lost(_)), Some(Slot::Real(next))) = (
+            self.queue.get(self.answered),
+            self.queue.get(self.answered + 1),
+        ) {
+            if next.timing.request_start_ns > start {
+                break;
+            }
+            self.queue.remove(self.answered);
+        }
+        self.target = match self.queue.get(self.answered) {
+            Some(Slot::Real(_)) => Target::Slot,
+            Some(Slot::Lost(bytes)) => {
+                let mut p = Partial::default();
+                p.add_reason(IncompleteReason::Gap { bytes: *bytes });
+                p.req_done = true;
+                Target::Orphan(Box::new(p))
+            }
+            None => {
+                cx.stats.unpaired_responses += 1;
+                let mut p = Partial::default();
+                p.add_reason(IncompleteReason::Malformed(
+                    "response without request".into(),
+                ));
+                p.req_done = true;
+                Target::Orphan(Box::new(p))
+            }
+        };
+    }
+
+    fn end_message(&mut self, dir: Direction, ts: u64, cx: &mut Ctx<'_>, out: &mut Vec<Exchange>) {
+        match dir {
+            Direction::Egress => {
+                if let Some(p) = self.current(dir) {
+                    p.finish_request(ts, cx.stats);
+                    p.req_done = true;
+                }
+            }
+            Direction::Ingress => {
+                let switched = matches!(self.current(dir), Some(p)
+                    if p.response.as_ref().is_some_and(|r| r.status == 101));
+                if let Some(p) = self.current(dir) {
+                    p.finish_response(ts, cx.stats);
+                    p.resp_done = true;
+                }
+                match std::mem::replace(&mut self.target, Target::None) {
+                    Target::Slot => self.answered += 1,
+                    Target::Orphan(p) => {
+                        out.push(p.into_exchange(cx.meta, HttpVersion::Http1, ts, cx.stats));
+                    }
+                    Target::None => {}
+                }
+                self.dead |= switched;
+            }
+        }
+        self.emit_ready(ts, cx, out);
+    }
+
+    fn emit_ready(&mut self, ts: u64, cx: &mut Ctx<'_>, out: &mut Vec<Exchange>) {
+        while let Some(Slot::Real(p)) = self.queue.front()
+            && p.req_done
+            && p.resp_done
+        {
+            if let Some(Slot::Real(p)) = self.queue.pop_front() {
+                self.answered = self.answered.saturating_sub(1);
+                out.push(p.into_exchange(cx.meta, HttpVersion::Http1, ts, cx.stats));
+            }
+        }
+    }
+
+    /// The current message of `dir` cannot go on: it ends incomplete for `reason`, and the
+    /// direction resynchronises.
+    fn broken(
+        &mut self,
+        dir: Direction,
+        reason: IncompleteReason,
+        ts: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) {
+        let in_body = matches!(self.dir(dir).state, State::Body(_));
+        if in_body && let Some(p) = self.current(dir) {
+            p.add_reason(reason);
+            self.end_message(dir, ts, cx, out);
+        }
+        let d = self.dir(dir);
+        d.state = State::Resync;
+        d.scan = 0;
+    }
+
+    /// Bytes were lost in `dir`.
+    pub fn on_gap(
+        &mut self,
+        dir: Direction,
+        bytes: u64,
+        ts: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) {
+        if self.dead {
+            return;
+        }
+        let d = self.dir(dir);
+        if let State::Body(Framing::Length(rem)) = d.state
+            && rem > bytes
+        {
+            // Framing survives: skip the lost bytes inside a sized body.
+            d.state = State::Body(Framing::Length(rem - bytes));
+            if let Some(p) = self.current(dir) {
+                p.add_reason(IncompleteReason::Gap { bytes });
+            }
+            return;
+        }
+        self.broken(dir, IncompleteReason::Gap { bytes }, ts, cx, out);
+        self.dir(dir).buf.clear();
+        match dir {
+            Direction::Egress => self.queue.push_back(Slot::Lost(bytes)),
+            Direction::Ingress => {
+                *self.resp_gap.get_or_insert(0) += bytes;
+            }
+        }
+    }
+
+    /// The connection ended at `ts` (`closed`: really closed, not evicted): a response
+    /// delimited by close completes, everything else in flight is emitted incomplete.
+    pub fn finish(&mut self, ts: u64, closed: bool, cx: &mut Ctx<'_>, out: &mut Vec<Exchange>) {
+        if !self.dead {
+            match self.resp.state {
+                State::Body(Framing::Close) if closed => {
+                    self.end_message(Direction::Ingress, ts, cx, out)
+                }
+                State::Body(_) => self.broken(
+                    Direction::Ingress,
+                    IncompleteReason::ConnectionEnded,
+                    ts,
+                    cx,
+                    out,
+                ),
+                _ => {}
+            }
+            if let State::Body(_) = self.req.state {
+                self.broken(
+                    Direction::Egress,
+                    IncompleteReason::ConnectionEnded,
+                    ts,
+                    cx,
+                    out,
+                );
+            }
+        }
+        if let Target::Orphan(p) = std::mem::replace(&mut self.target, Target::None) {
+            out.push(p.into_exchange(cx.meta, HttpVersion::Http1, ts, cx.stats));
+        }
+        while let Some(slot) = self.queue.pop_front() {
+            if let Slot::Real(p) = slot {
+                out.push(p.into_exchange(cx.meta, HttpVersion::Http1, ts, cx.stats));
+            }
+        }
+        self.answered = 0;
+        self.req = Dir::new();
+        self.resp = Dir::new();
+    }
+}

@@ -1,0 +1,213 @@
+//! Incremental parsers for newline-framed streaming bodies: server-sent events
+//! (`text/event-stream`) and newline-delimited JSON (`application/x-ndjson`, Ollama).
+//!
+//! Owns: line splitting across arbitrary chunk boundaries (CRLF, LF, CR), SSE field rules,
+//! stamping each event with the timestamp of the chunk that completed it. Does not own:
+//! transfer or content decoding (done before bytes get here) or size bounds (the body
+//! pipeline bounds the bytes fed in, which bounds everything held here).
+
+use bytes::Bytes;
+
+use super::exchange::{JsonLine, SseEvent};
+
+/// Splits bytes into lines ended by CRLF, LF or CR, holding a partial line between calls.
+#[derive(Debug, Default)]
+struct LineSplitter {
+    line: Vec<u8>,
+    after_cr: bool,
+    cr_ends_line: bool,
+}
+
+impl LineSplitter {
+    /// Feeds bytes; calls `f` with each completed line (without its terminator).
+    fn feed(&mut self, mut data: &[u8], mut f: impl FnMut(&[u8])) {
+        while !data.is_empty() {
+            if self.after_cr {
+                self.after_cr = false;
+                if data[0] == b'\n' {
+                    data = &data[1..];
+                    continue;
+                }
+            }
+            let cr = self.cr_ends_line;
+            let Some(i) = data.iter().position(|&b| b == b'\n' || (cr && b == b'\r')) else {
+                self.line.extend_from_slice(data);
+                return;
+            };
+            if self.line.is_empty() {
+                f(&data[..i]);
+            } else {
+                self.line.extend_from_slice(&data[..i]);
+                f(&self.line);
+                self.line.clear();
+            }
+            self.after_cr = data[i] == b'\r';
+            data = &data[i + 1..];
+        }
+    }
+
+    /// The unterminated tail, if any, taken out.
+    fn take_partial(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.line)
+    }
+}
+
+/// Incremental `text/event-stream` parser.
+#[derive(Debug)]
+pub struct SseParser {
+    lines: LineSplitter,
+    first_line: bool,
+    event: Option<String>,
+    data: Vec<u8>,
+    has_data: bool,
+    id: Option<String>,
+    retry_ms: Option<u64>,
+    events: Vec<SseEvent>,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SseParser {
+    /// A parser at the start of a stream.
+    pub fn new() -> Self {
+        Self {
+            lines: LineSplitter {
+                cr_ends_line: true,
+                ..LineSplitter::default()
+            },
+            first_line: true,
+            event: None,
+            data: Vec::new(),
+            has_data: false,
+            id: None,
+            retry_ms: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// Feeds bytes of the stream; `ts` is the timestamp of the chunk that carried them.
+    pub fn feed(&mut self, data: &[u8], ts: u64) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(data, |line| self.line(line, ts));
+        self.lines = lines;
+    }
+
+    /// Events completed so far.
+    pub fn events(&self) -> &[SseEvent] {
+        &self.events
+    }
+
+    /// Last `retry:` value seen, in milliseconds.
+    pub fn retry_ms(&self) -> Option<u64> {
+        self.retry_ms
+    }
+
+    /// Ends the stream; an event without its terminating blank line is discarded (per the
+    /// SSE specification). Returns the events.
+    pub fn finish(mut self) -> Vec<SseEvent> {
+        let _ = self.lines.take_partial();
+        self.events
+    }
+
+    fn line(&mut self, mut line: &[u8], ts: u64) {
+        if self.first_line {
+            self.first_line = false;
+            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        }
+        if line.is_empty() {
+            self.dispatch(ts);
+            return;
+        }
+        if line[0] == b':' {
+            return;
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
+            b"data" => {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+            }
+            b"id" if !value.contains(&0) => {
+                self.id = Some(String::from_utf8_lossy(value).into_owned());
+            }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                self.retry_ms = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, ts: u64) {
+        let event = self.event.take();
+        let id = self.id.take();
+        if !self.has_data {
+            return;
+        }
+        self.has_data = false;
+        let data = String::from_utf8_lossy(&self.data).into_owned();
+        self.data.clear();
+        self.events.push(SseEvent {
+            event,
+            data,
+            id,
+            timestamp_ns: ts,
+        });
+    }
+}
+
+/// Incremental newline-delimited JSON parser (one JSON value per line; blank lines skipped).
+#[derive(Debug, Default)]
+pub struct NdJsonParser {
+    lines: LineSplitter,
+    out: Vec<JsonLine>,
+}
+
+impl NdJsonParser {
+    /// A parser at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds bytes; `ts` is the timestamp of the chunk that carried them.
+    pub fn feed(&mut self, data: &[u8], ts: u64) {
+        let out = &mut self.out;
+        self.lines.feed(data, |line| push_line(out, line, ts));
+    }
+
+    /// Lines completed so far.
+    pub fn lines(&self) -> &[JsonLine] {
+        &self.out
+    }
+
+    /// Ends the stream: a last line without a newline still counts, stamped `ts`.
+    pub fn finish(mut self, ts: u64) -> Vec<JsonLine> {
+        let tail = self.lines.take_partial();
+        push_line(&mut self.out, &tail, ts);
+        self.out
+    }
+}
+
+fn push_line(out: &mut Vec<JsonLine>, line: &[u8], ts: u64) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    out.push(JsonLine {
+        line: Bytes::copy_from_slice(line),
+        timestamp_ns: ts,
+    });
+}
