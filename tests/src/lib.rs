@@ -4,5 +4,6 @@
 
 pub mod capture;
 pub mod clients;
+pub mod llm_server;
 pub mod raw_server;
 pub mod tls;
