@@ -7,5 +7,6 @@ pub mod check;
 pub mod config;
 pub mod llm;
 pub mod pipeline;
+pub mod privacy;
 pub mod reassembly;
 pub mod status;
