@@ -119,8 +119,8 @@ fn targets(json: bool, state_dir: &std::path::Path) -> anyhow::Result<()> {
     let list: Vec<capture::attach::TargetStatusView> =
         serde_json::from_value(targets).unwrap_or_default();
     println!(
-        "{:<9} {:<15} {:>10} {:<6} {}",
-        "STATE", "KIND", "INODE", "PROBES", "PATH (pids)"
+        "{:<9} {:<15} {:>10} {:<6} PATH (pids)",
+        "STATE", "KIND", "INODE", "PROBES"
     );
     for t in list {
         println!(

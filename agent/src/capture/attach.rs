@@ -359,10 +359,10 @@ impl Attacher {
                 .ebpf
                 .program_mut(program)
                 .and_then(|p| p.try_into().ok());
-            if let Some(prog) = prog {
-                if let Err(e) = prog.detach(id) {
-                    tracing::debug!(program, error = %e, "detach failed");
-                }
+            if let Some(prog) = prog
+                && let Err(e) = prog.detach(id)
+            {
+                tracing::debug!(program, error = %e, "detach failed");
             }
         }
     }

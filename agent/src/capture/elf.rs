@@ -46,10 +46,11 @@ pub fn symbol_offsets(path: &Path, wanted: &[&str]) -> Result<HashMap<String, u6
             let Ok(name) = sym.name() else { continue };
             // Versioned names may carry `@VERSION` in some tables.
             let base = name.split('@').next().unwrap_or(name);
-            if wanted.contains(&base) && !out.contains_key(base) {
-                if let Some(offset) = address_to_offset(&elf, sym.address()) {
-                    out.insert(base.to_string(), offset);
-                }
+            if wanted.contains(&base)
+                && !out.contains_key(base)
+                && let Some(offset) = address_to_offset(&elf, sym.address())
+            {
+                out.insert(base.to_string(), offset);
             }
         }
         if out.len() == wanted.len() {
