@@ -122,7 +122,7 @@ pub enum SaltError {
 }
 
 fn decode_hex(t: &str) -> Option<Vec<u8>> {
-    if t.is_empty() || t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if t.is_empty() || !t.len().is_multiple_of(2) || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..t.len())
