@@ -144,6 +144,11 @@ fn ms(ns: Option<u64>) -> Option<f64> {
     ns.map(|n| (n as f64 / 1000.0).round() / 1000.0)
 }
 
+/// USD rounded to 1e-10 (sub-nano-dollar), so sums print without float noise.
+fn usd(x: f64) -> f64 {
+    (x * 1e10).round() / 1e10
+}
+
 fn unknown_reason(r: &UnknownReason) -> &'static str {
     match r {
         UnknownReason::UnmatchedModel => "unmatched_model",
@@ -233,17 +238,17 @@ pub fn build_event(
         usage_cache_creation_1h_input_tokens: u.cache_creation_1h,
         usage_reasoning_output_tokens: u.reasoning_output_tokens,
         cost_known: known.is_some(),
-        cost_usd: known.map(|c| c.usd),
+        cost_usd: known.map(|c| usd(c.usd)),
         cost_pricing_version: known.map(|c| bounded(&c.pricing_version, MAX_CODE_CHARS)),
         cost_model_key: known.map(|c| bounded(&c.model_key, MAX_NAME_CHARS)),
         cost_tier: known.and_then(|c| c.tier),
         cost_breakdown: known.map(|c| EventCostBreakdown {
-            input: c.breakdown.input,
-            cached_input: c.breakdown.cached_input,
-            cache_write_5m: c.breakdown.cache_write_5m,
-            cache_write_1h: c.breakdown.cache_write_1h,
-            output: c.breakdown.output,
-            reasoning: c.breakdown.reasoning,
+            input: usd(c.breakdown.input),
+            cached_input: usd(c.breakdown.cached_input),
+            cache_write_5m: usd(c.breakdown.cache_write_5m),
+            cache_write_1h: usd(c.breakdown.cache_write_1h),
+            output: usd(c.breakdown.output),
+            reasoning: usd(c.breakdown.reasoning),
         }),
         cost_unknown_reason: unknown,
         timing_duration_ms: ms(call.timing.duration_ns),
@@ -284,4 +289,27 @@ pub fn build_event(
         "event built"
     );
     event
+}
+
+/// The LLM stage's usage (already in OpenTelemetry semantics) as the pricing crate's input.
+pub fn pricing_usage(u: &crate::llm::Usage) -> pricing::Usage {
+    pricing::Usage {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cache_read_input_tokens: u.cache_read_input_tokens,
+        cache_creation_input_tokens: u.cache_creation_input_tokens,
+        cache_creation_5m: u.cache_creation_5m,
+        cache_creation_1h: u.cache_creation_1h,
+        reasoning_output_tokens: u.reasoning_output_tokens,
+    }
+}
+
+/// Price `call` with `table`: the response model when known, else the requested one.
+pub fn price_call(call: &LlmCall, table: &pricing::PriceTable) -> Option<CostOutcome> {
+    let model = call
+        .response
+        .model
+        .as_deref()
+        .or(call.request.model.as_deref())?;
+    Some(table.cost(call.provider.as_str(), model, &pricing_usage(&call.usage)))
 }

@@ -15,12 +15,14 @@ mod ndjson;
 pub mod schema;
 pub mod time;
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::llm::{Api, Operation, Provider};
 use crate::privacy::PrivacyMode;
 
-pub use build::{ExchangeMeta, build_event};
+pub use build::{ExchangeMeta, build_event, price_call, pricing_usage};
 pub use ndjson::MAX_EVENT_BYTES;
 #[cfg(any(test, feature = "schema-validation"))]
 pub use schema::validate_event;
@@ -37,8 +39,9 @@ pub enum EventType {
 }
 
 /// One prompt segment in an event: structure and keyed hashes, never text (except `snippet`
-/// in snippets mode).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// in snippets mode). `Debug` shows a snippet's length only, so logging an event never copies
+/// prompt text into logs.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct EventSegment {
     /// `tools`, `system`, `message`, `content_block`.
     pub kind: crate::llm::SegmentKind,
@@ -62,6 +65,26 @@ pub struct EventSegment {
     /// The snippet was shortened (snippets mode only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snippet_truncated: Option<bool>,
+}
+
+impl fmt::Debug for EventSegment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventSegment")
+            .field("kind", &self.kind)
+            .field("role", &self.role)
+            .field("index", &self.index)
+            .field("message_index", &self.message_index)
+            .field("hash", &self.hash)
+            .field("chain", &self.chain)
+            .field("bytes", &self.bytes)
+            .field("cache_control", &self.cache_control)
+            .field(
+                "snippet_chars",
+                &self.snippet.as_ref().map(|s| s.chars().count()),
+            )
+            .field("snippet_truncated", &self.snippet_truncated)
+            .finish()
+    }
 }
 
 /// USD per cost component.
