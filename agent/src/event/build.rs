@@ -106,6 +106,24 @@ fn bounded(s: &str, max: usize) -> String {
     redact::truncate_chars(&clean, max).0.to_owned()
 }
 
+/// A name (model, host, price key): at most `max` chars of `[A-Za-z0-9._:/@+=-]`, other
+/// characters replaced by `_`; `None` when empty.
+fn name(s: &str, max: usize) -> Option<String> {
+    let clean: String = s
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._:/@+=-[]".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let out = redact::truncate_chars(&clean, max).0;
+    (!out.is_empty()).then(|| out.to_owned())
+}
+
 /// A class/code string: lower-cased `[a-z0-9_.:-]`, bounded; anything else becomes `other`.
 fn code(s: &str) -> String {
     let lower = s.trim().to_ascii_lowercase();
@@ -204,13 +222,13 @@ pub fn build_event(
         provider: call.provider,
         api: call.api,
         operation: call.operation,
-        server_address: call.server_address.as_deref().map(|s| bounded(s, 253)),
+        server_address: call.server_address.as_deref().and_then(|s| name(s, 253)),
         server_port: call.server_port,
         request_model: call
             .request
             .model
             .as_deref()
-            .map(|s| bounded(s, MAX_NAME_CHARS)),
+            .and_then(|s| name(s, MAX_NAME_CHARS)),
         request_stream: call.request.stream,
         request_max_tokens: call.request.max_tokens,
         request_message_count: call.request.message_count,
@@ -220,8 +238,8 @@ pub fn build_event(
             .request_id
             .as_deref()
             .map(|v| privacy.hasher().hash_id(v)),
-        response_model: r.model.as_deref().map(|s| bounded(s, MAX_NAME_CHARS)),
-        response_status: (r.status != 0).then_some(r.status),
+        response_model: r.model.as_deref().and_then(|s| name(s, MAX_NAME_CHARS)),
+        response_status: (100..=999).contains(&r.status).then_some(r.status),
         response_content_type: meta.response_content_type.clone(),
         response_finish_reasons: r
             .finish_reasons
@@ -240,7 +258,7 @@ pub fn build_event(
         cost_known: known.is_some(),
         cost_usd: known.map(|c| usd(c.usd)),
         cost_pricing_version: known.map(|c| bounded(&c.pricing_version, MAX_CODE_CHARS)),
-        cost_model_key: known.map(|c| bounded(&c.model_key, MAX_NAME_CHARS)),
+        cost_model_key: known.and_then(|c| name(&c.model_key, MAX_NAME_CHARS)),
         cost_tier: known.and_then(|c| c.tier),
         cost_breakdown: known.map(|c| EventCostBreakdown {
             input: usd(c.breakdown.input),

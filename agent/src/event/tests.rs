@@ -209,7 +209,7 @@ fn hostile_strings_are_bounded() {
     m.comm = "a-very-long-command-name".into();
     let v = json(&build_event(&c, &m, None, &privacy(PrivacyMode::Strict)));
     assert_eq!(v["error.type"], "other");
-    assert_eq!(v["server.address"], "host");
+    assert_eq!(v["server.address"], "h_ost");
 }
 
 #[test]
