@@ -162,6 +162,11 @@ fn ms(ns: Option<u64>) -> Option<f64> {
     ns.map(|n| (n as f64 / 1000.0).round() / 1000.0)
 }
 
+/// A finite, non-negative number of seconds, else `None`.
+fn seconds(s: Option<f64>) -> Option<f64> {
+    s.filter(|v| v.is_finite() && *v >= 0.0)
+}
+
 /// USD rounded to 1e-10 (sub-nano-dollar), so sums print without float noise.
 fn usd(x: f64) -> f64 {
     (x * 1e10).round() / 1e10
@@ -190,8 +195,13 @@ pub fn build_event(
         .zip(hashes.segments)
         .take(MAX_SEGMENTS)
         .map(|(seg, h)| {
-            let snip = snippets
-                .then(|| redact::snippet(&redact::readable_text(&seg.text), MAX_SNIPPET_CHARS));
+            let snip = snippets.then(|| {
+                redact::snippet(
+                    &redact::readable_text(&seg.text),
+                    MAX_SNIPPET_CHARS,
+                    seg.text_truncated,
+                )
+            });
             EventSegment {
                 kind: seg.kind,
                 role: seg.role.as_deref().map(code),
@@ -290,9 +300,9 @@ pub fn build_event(
         rate_limit_limit_requests: rl.limit_requests,
         rate_limit_remaining_tokens: rl.remaining_tokens,
         rate_limit_limit_tokens: rl.limit_tokens,
-        rate_limit_reset_requests_s: rl.reset_requests_s,
-        rate_limit_reset_tokens_s: rl.reset_tokens_s,
-        rate_limit_retry_after_s: r.retry_after_s,
+        rate_limit_reset_requests_s: seconds(rl.reset_requests_s),
+        rate_limit_reset_tokens_s: seconds(rl.reset_tokens_s),
+        rate_limit_retry_after_s: seconds(r.retry_after_s),
         privacy_mode: privacy.mode(),
         privacy_truncated: false,
         cache: None,

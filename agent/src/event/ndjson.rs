@@ -1,7 +1,7 @@
 //! NDJSON encoding with the event size cap. When an event would exceed [`MAX_EVENT_BYTES`],
-//! snippets are shortened, then dropped (`privacy.truncated = true`), then prompt segments are
-//! dropped from the end (`prompt.segments_truncated = true`). Hashes, counts and costs are
-//! never dropped.
+//! snippets are shortened, then dropped (`privacy.truncated = true`), then just enough
+//! prompt segments are dropped from the end (`prompt.segments_truncated = true`). Hashes,
+//! counts and costs are never dropped.
 
 use std::borrow::Cow;
 
@@ -12,8 +12,8 @@ pub const MAX_EVENT_BYTES: usize = 10 * 1024;
 /// Snippets are halved down to this length before being dropped.
 const MIN_SNIPPET_CHARS: usize = 32;
 
-/// One shrinking step; `false` when nothing is left to shrink.
-fn shrink(ev: &mut LlmEvent) -> bool {
+/// One shrinking step for a line of `len` bytes; `false` when nothing is left to shrink.
+fn shrink(ev: &mut LlmEvent, len: usize) -> bool {
     let longest = ev
         .prompt_segments
         .iter()
@@ -43,8 +43,14 @@ fn shrink(ev: &mut LlmEvent) -> bool {
             true
         }
         None if !ev.prompt_segments.is_empty() => {
-            let keep = ev.prompt_segments.len() / 2;
-            ev.prompt_segments.truncate(keep);
+            // Drop about as many trailing segments as the excess needs, at least one.
+            let n = ev.prompt_segments.len();
+            let per = serde_json::to_vec(&ev.prompt_segments)
+                .map_or(1, |v| v.len() / n)
+                .max(1);
+            let excess = len.saturating_sub(MAX_EVENT_BYTES - 1);
+            let drop = excess.div_ceil(per).clamp(1, n);
+            ev.prompt_segments.truncate(n - drop);
             ev.prompt_segments_truncated = true;
             true
         }
@@ -60,7 +66,7 @@ impl LlmEvent {
             // Serialising this struct cannot fail: string keys only, no custom serialisers
             // that error.
             let mut line = serde_json::to_vec(ev.as_ref()).unwrap_or_default();
-            if line.len() < MAX_EVENT_BYTES || !shrink(ev.to_mut()) {
+            if line.len() < MAX_EVENT_BYTES || !shrink(ev.to_mut(), line.len()) {
                 line.push(b'\n');
                 if line.len() > MAX_EVENT_BYTES {
                     tracing::warn!(bytes = line.len(), "event over the size cap");

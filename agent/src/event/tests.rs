@@ -188,6 +188,23 @@ fn size_cap_shrinks_snippets_then_segments() {
     let v = json(&strict);
     assert_eq!(v["privacy.truncated"], false);
     assert!(v["prompt.fingerprint"].is_string());
+    let wide: Vec<_> = (0..64)
+        .map(|i| PromptSegment {
+            kind: SegmentKind::ContentBlock,
+            role: Some("assistant".into()),
+            message_index: Some(100_000 + i),
+            ..seg(1_000_000 + i, "y")
+        })
+        .collect();
+    let v = json(&build_event(
+        &call(wide),
+        &meta(),
+        None,
+        &privacy(PrivacyMode::Strict),
+    ));
+    let kept = v["prompt.segments"].as_array().map_or(0, Vec::len);
+    assert!(kept > 40 && kept < 64, "kept {kept}");
+    assert_eq!(v["prompt.segments_truncated"], true);
     let many: Vec<_> = (0..200).map(|i| seg(i, "x")).collect();
     let v = json(&build_event(
         &call(many),
@@ -205,11 +222,22 @@ fn hostile_strings_are_bounded() {
     c.request.model = Some("m".repeat(5000));
     c.response.error_type = Some("x".repeat(500));
     c.server_address = Some("h\u{0}ost".into());
+    c.response.model = Some("gpt 4o \"mini\" é".into());
+    c.usage.input_tokens = Some(u64::MAX);
+    c.response.rate_limit.reset_tokens_s = Some(f64::NAN);
+    c.response.rate_limit.reset_requests_s = Some(-3.0);
+    c.response.retry_after_s = Some(f64::INFINITY);
+    c.response.status = 7;
     let mut m = meta();
     m.comm = "a-very-long-command-name".into();
     let v = json(&build_event(&c, &m, None, &privacy(PrivacyMode::Strict)));
     assert_eq!(v["error.type"], "other");
     assert_eq!(v["server.address"], "h_ost");
+    assert_eq!(v["response.model"], "gpt_4o__mini___");
+    assert_eq!(v["request.model"].as_str().map(str::len), Some(256));
+    assert_eq!(v["usage.input_tokens"], u64::MAX);
+    assert!(v["rate_limit.reset_tokens_s"].is_null() && v["rate_limit.reset_requests_s"].is_null());
+    assert!(v["rate_limit.retry_after_s"].is_null() && v["response.status"].is_null());
 }
 
 #[test]

@@ -131,8 +131,11 @@ pub fn readable_text(segment_json: &str) -> String {
 }
 
 /// A redacted snippet of at most `max_chars` characters, and whether it was cut.
-pub fn snippet(text: &str, max_chars: usize) -> (String, bool) {
+/// `source_cut`: `text` itself was already cut by an earlier bound (its end may be half a
+/// secret), so its last partial word is dropped too.
+pub fn snippet(text: &str, max_chars: usize, source_cut: bool) -> (String, bool) {
     let (mut window, cut) = truncate_chars(text, WINDOW_CHARS);
+    let cut = cut || source_cut;
     if cut {
         // Drop the last partial word: it may be the start of a secret.
         window = window
@@ -196,18 +199,20 @@ mod tests {
     #[test]
     fn snippet_is_bounded_on_char_boundaries() {
         let long = "é".repeat(1000);
-        let (s, cut) = snippet(&long, 300);
+        let (s, cut) = snippet(&long, 300, false);
         assert_eq!(s.chars().count(), MAX_SNIPPET_CHARS);
         assert!(cut);
-        let (s, cut) = snippet("short", 256);
+        let (s, cut) = snippet("short", 256, false);
         assert_eq!((s.as_str(), cut), ("short", false));
     }
 
     #[test]
     fn window_cut_never_leaves_half_a_secret() {
         let text = format!("{} sk-ant-abcdefghijklmnop", "a ".repeat(1020));
-        let (s, _) = snippet(&text, 256);
+        let (s, _) = snippet(&text, 256, false);
         assert!(!s.contains("sk-"));
+        let (s, cut) = snippet("my key is sk-ant-ab", 256, true);
+        assert_eq!((s.as_str(), cut), ("my key is", true));
     }
 
     #[test]
