@@ -40,6 +40,9 @@ pub struct AgentConfig {
     pub agent: GeneralSettings,
     /// Capture stage.
     pub capture: CaptureSettings,
+    /// Privacy stage (mode, salt file). Its values never fail parsing: see
+    /// [`crate::privacy::PrivacyConfig`].
+    pub privacy: crate::privacy::PrivacyConfig,
 }
 
 /// Settings that belong to no one stage.
@@ -117,6 +120,20 @@ mod tests {
         assert!(e.contains("ring_byts"), "{e}");
         let e = AgentConfig::parse("[capture]\nchunk_size = \"big\"\n").unwrap_err();
         assert!(e.contains("chunk_size") || e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn broken_privacy_values_never_fail_loading() {
+        for v in ["\"STRICT \"", "\"off\"", "\"\"", "3", "{ a = 1 }"] {
+            let c = AgentConfig::parse(&format!("[privacy]\nmode = {v}\n")).unwrap();
+            c.validate().unwrap();
+            let mut stats = crate::privacy::PrivacyStats::default();
+            assert_eq!(
+                c.privacy.resolve(&mut stats),
+                crate::privacy::PrivacyMode::Strict
+            );
+            assert_eq!(stats.invalid_mode_fallbacks, 1);
+        }
     }
 
     #[test]

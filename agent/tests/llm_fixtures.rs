@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use llmtap::capture::event::{ConnId, ProcessInfo};
-use llmtap::llm::{LlmConfig, LlmStats, Outcome, analyze};
+use llmtap::event::{ExchangeMeta, build_event, price_call, validate_event};
+use llmtap::llm::{LlmCall, LlmConfig, LlmStats, Outcome, analyze};
+use llmtap::privacy::{Privacy, PrivacyMode, Salt};
 use llmtap::reassembly::exchange::*;
 use serde_json::Value;
 
@@ -225,10 +227,66 @@ fn run(file: &Path, stats: &mut LlmStats) -> Result<(), String> {
             {
                 return Err("segment with empty text".into());
             }
+            check_event(call, &exchange(&f), &f["request"])?;
             serde_json::json!({ "outcome": "llm", "call": call })
         }
     };
     partial_match(expect, &got, "").map_err(|e| format!("{e}\nfull result: {got:#}"))
+}
+
+/// String leaves (8+ chars) of a request body, except model names, roles, types and ids.
+fn prompt_strings(v: &Value, key: &str, out: &mut Vec<String>) {
+    const SKIP: &[&str] = &[
+        "model",
+        "modelId",
+        "role",
+        "type",
+        "id",
+        "anthropic_version",
+    ];
+    match v {
+        Value::String(s) if s.chars().count() >= 8 && !SKIP.contains(&key) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| prompt_strings(x, key, out)),
+        Value::Object(m) => m.iter().for_each(|(k, x)| prompt_strings(x, k, out)),
+        _ => {}
+    }
+}
+
+static PROMPT_STRINGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Every recognised call becomes a schema-valid event, in strict and snippets mode, and the
+/// strict NDJSON carries none of the request's prompt strings.
+fn check_event(call: &LlmCall, ex: &Exchange, request: &Value) -> Result<(), String> {
+    let table = pricing::PriceTable::embedded();
+    let cost = price_call(call, &table);
+    let meta = ExchangeMeta::from_exchange(ex, std::time::SystemTime::now());
+    for mode in [PrivacyMode::Strict, PrivacyMode::Snippets] {
+        let salt = Salt::from_bytes(vec![5; 32]).ok_or("salt")?;
+        let event = build_event(call, &meta, cost.as_ref(), &Privacy::new(mode, salt));
+        let line = event.to_ndjson_line();
+        let v: Value = serde_json::from_slice(&line).map_err(|e| e.to_string())?;
+        validate_event(&v).map_err(|e| format!("{mode:?} event: {e:#?}\n{v:#}"))?;
+        if mode == PrivacyMode::Strict {
+            let text = String::from_utf8_lossy(&line);
+            let body: Value = request
+                .get("body")
+                .cloned()
+                .or_else(|| {
+                    request
+                        .get("body_raw")
+                        .and_then(Value::as_str)
+                        .and_then(|s| serde_json::from_str(s).ok())
+                })
+                .unwrap_or(Value::Null);
+            let mut strings = Vec::new();
+            prompt_strings(&body, "", &mut strings);
+            PROMPT_STRINGS.fetch_add(strings.len(), std::sync::atomic::Ordering::Relaxed);
+            if let Some(s) = strings.iter().find(|s| text.contains(s.as_str())) {
+                return Err(format!("strict event contains prompt text {s:?}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[test]
@@ -265,4 +323,6 @@ fn llm_fixtures() {
         stats.recognised
     );
     assert!(stats.not_llm >= 1 && !stats.unrecognised.is_empty());
+    let checked = PROMPT_STRINGS.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(checked >= 15, "prompt strings checked: {checked}");
 }

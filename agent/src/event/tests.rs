@@ -1,0 +1,274 @@
+//! Unit tests of the event builder, the size cap and the schema.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use super::*;
+use crate::llm::{
+    CacheControl, CacheTtl, CallTiming, LlmCall, PromptSegment, RequestInfo, ResponseInfo,
+    SegmentKind, Usage,
+};
+use crate::privacy::{Privacy, Salt};
+
+fn privacy(mode: PrivacyMode) -> Privacy {
+    Privacy::new(mode, Salt::from_bytes(vec![9; 32]).expect("salt"))
+}
+
+fn seg(i: u32, text: &str) -> PromptSegment {
+    PromptSegment {
+        kind: SegmentKind::Message,
+        role: Some("user".into()),
+        index: i,
+        message_index: None,
+        cache_control: (i == 0).then_some(CacheControl {
+            ttl: CacheTtl::FiveMinutes,
+        }),
+        text: text.into(),
+        text_truncated: false,
+    }
+}
+
+fn call(segments: Vec<PromptSegment>) -> LlmCall {
+    LlmCall {
+        provider: Provider::Anthropic,
+        api: Api::AnthropicMessages,
+        operation: Operation::Chat,
+        server_address: Some("api.anthropic.com".into()),
+        server_port: Some(443),
+        request: RequestInfo {
+            model: Some("claude-sonnet-4-5".into()),
+            segments,
+            ..RequestInfo::default()
+        },
+        response: ResponseInfo {
+            status: 200,
+            finish_reasons: vec!["end_turn".into(), "Weird Reason!".into()],
+            error_type: None,
+            ..ResponseInfo::default()
+        },
+        usage: Usage {
+            reported: true,
+            input_tokens: Some(120),
+            output_tokens: Some(7),
+            ..Usage::default()
+        },
+        timing: CallTiming {
+            duration_ns: Some(1_234_567_891),
+            time_to_first_chunk_ns: None,
+            chunk_count: 1,
+        },
+        parse_errors: vec![],
+    }
+}
+
+fn meta() -> ExchangeMeta {
+    ExchangeMeta {
+        pid: 42,
+        comm: "python3".into(),
+        complete: true,
+        incomplete_reasons: vec![],
+        observed_at: UNIX_EPOCH + Duration::from_millis(1_767_323_045_678),
+        request_content_type: Some("application/json".into()),
+        response_content_type: None,
+        request_id: Some("req_abc".into()),
+    }
+}
+
+fn json(ev: &LlmEvent) -> Value {
+    let line = ev.to_ndjson_line();
+    assert!(line.len() <= MAX_EVENT_BYTES);
+    assert_eq!(line.last(), Some(&b'\n'));
+    let v: Value = serde_json::from_slice(&line).expect("json");
+    if let Err(errors) = validate_event(&v) {
+        panic!("schema: {errors:#?}\n{v:#}");
+    }
+    v
+}
+
+#[test]
+fn strict_event_has_flat_keys_nulls_and_no_text() {
+    let c = call(vec![seg(
+        0,
+        r#"{"role":"user","content":"hello secret world"}"#,
+    )]);
+    let ev = build_event(&c, &meta(), None, &privacy(PrivacyMode::Strict));
+    let v = json(&ev);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["event_type"], "llm.exchange");
+    assert_eq!(v["observed_at"], "2026-01-02T03:04:05.678Z");
+    assert_eq!(v["usage.input_tokens"], 120);
+    assert!(v["usage.cache_read_input_tokens"].is_null());
+    assert!(v["cost.usd"].is_null() && v["cost.known"] == false);
+    assert_eq!(v["cost.unknown_reason"], "not_priced");
+    assert_eq!(v["timing.duration_ms"], 1234.568);
+    assert!(v["timing.time_to_first_chunk_ms"].is_null());
+    assert_eq!(
+        v["response.finish_reasons"],
+        serde_json::json!(["end_turn", "other"])
+    );
+    assert!(v["cache"].is_null() && v["workload"].is_null());
+    assert_eq!(v["prompt.segments"][0]["cache_control"], "5m");
+    assert!(v["prompt.segments"][0].get("snippet").is_none());
+    assert_eq!(v["request.id_hash"].as_str().map(str::len), Some(32));
+    let text = String::from_utf8(ev.to_ndjson_line()).expect("utf8");
+    assert!(!text.contains("hello") && !text.contains("req_abc"));
+}
+
+#[test]
+fn known_cost_fills_cost_fields() {
+    let outcome = pricing::CostOutcome::Known(pricing::Cost {
+        usd: 0.0012,
+        breakdown: pricing::CostBreakdown {
+            input: 0.001,
+            output: 0.0002,
+            ..Default::default()
+        },
+        pricing_version: "2026-01-01".into(),
+        model_key: "anthropic/claude-sonnet-4-5".into(),
+        tier: None,
+    });
+    let ev = build_event(
+        &call(vec![]),
+        &meta(),
+        Some(&outcome),
+        &privacy(PrivacyMode::Strict),
+    );
+    let v = json(&ev);
+    assert_eq!(v["cost.known"], true);
+    assert_eq!(v["cost.usd"], 0.0012);
+    assert_eq!(v["cost.breakdown"]["output"], 0.0002);
+    assert!(v["prompt.fingerprint"].is_null());
+    let unknown = pricing::CostOutcome::Unknown {
+        reason: pricing::UnknownReason::UnmatchedModel,
+    };
+    let v = json(&build_event(
+        &call(vec![]),
+        &meta(),
+        Some(&unknown),
+        &privacy(PrivacyMode::Strict),
+    ));
+    assert_eq!(v["cost.unknown_reason"], "unmatched_model");
+}
+
+#[test]
+fn insights_and_workload_objects_validate() {
+    let mut ev = build_event(&call(vec![]), &meta(), None, &privacy(PrivacyMode::Strict));
+    ev.cache = Some(CacheInsight {
+        status: CacheStatus::Miss,
+        reason: Some("prefix_changed".into()),
+        segment_index: Some(1),
+        expected_cached_tokens: Some(1000),
+        wasted_usd_low: Some(0.001),
+        wasted_usd_high: Some(0.002),
+        confidence: Some(0.8),
+    });
+    ev.workload = Some(Workload {
+        namespace: Some("default".into()),
+        ..Workload::default()
+    });
+    json(&ev);
+}
+
+#[test]
+fn size_cap_shrinks_snippets_then_segments() {
+    let words = "lorem ipsum dolor sit amet ".repeat(20);
+    let segs: Vec<_> = (0..60).map(|i| seg(i, &words)).collect();
+    let ev = build_event(
+        &call(segs.clone()),
+        &meta(),
+        None,
+        &privacy(PrivacyMode::Snippets),
+    );
+    assert!(serde_json::to_vec(&ev).expect("json").len() > MAX_EVENT_BYTES);
+    let v = json(&ev);
+    assert_eq!(v["privacy.truncated"], true);
+    assert_eq!(v["prompt.segment_count"], 60);
+    let strict = build_event(&call(segs), &meta(), None, &privacy(PrivacyMode::Strict));
+    let v = json(&strict);
+    assert_eq!(v["privacy.truncated"], false);
+    assert!(v["prompt.fingerprint"].is_string());
+    let wide: Vec<_> = (0..64)
+        .map(|i| PromptSegment {
+            kind: SegmentKind::ContentBlock,
+            role: Some("assistant".into()),
+            message_index: Some(100_000 + i),
+            ..seg(1_000_000 + i, "y")
+        })
+        .collect();
+    let v = json(&build_event(
+        &call(wide),
+        &meta(),
+        None,
+        &privacy(PrivacyMode::Strict),
+    ));
+    let kept = v["prompt.segments"].as_array().map_or(0, Vec::len);
+    assert!(kept > 40 && kept < 64, "kept {kept}");
+    assert_eq!(v["prompt.segments_truncated"], true);
+    let many: Vec<_> = (0..200).map(|i| seg(i, "x")).collect();
+    let v = json(&build_event(
+        &call(many),
+        &meta(),
+        None,
+        &privacy(PrivacyMode::Strict),
+    ));
+    assert_eq!(v["prompt.segments_truncated"], true);
+    assert_eq!(v["prompt.segment_count"], 200);
+}
+
+#[test]
+fn hostile_strings_are_bounded() {
+    let mut c = call(vec![]);
+    c.request.model = Some("m".repeat(5000));
+    c.response.error_type = Some("x".repeat(500));
+    c.server_address = Some("h\u{0}ost".into());
+    c.response.model = Some("gpt 4o \"mini\" é".into());
+    c.usage.input_tokens = Some(u64::MAX);
+    c.response.rate_limit.reset_tokens_s = Some(f64::NAN);
+    c.response.rate_limit.reset_requests_s = Some(-3.0);
+    c.response.retry_after_s = Some(f64::INFINITY);
+    c.response.status = 7;
+    let mut m = meta();
+    m.comm = "a-very-long-command-name".into();
+    let v = json(&build_event(&c, &m, None, &privacy(PrivacyMode::Strict)));
+    assert_eq!(v["error.type"], "other");
+    assert_eq!(v["server.address"], "h_ost");
+    assert_eq!(v["response.model"], "gpt_4o__mini___");
+    assert_eq!(v["request.model"].as_str().map(str::len), Some(256));
+    assert_eq!(v["usage.input_tokens"], u64::MAX);
+    assert!(v["rate_limit.reset_tokens_s"].is_null() && v["rate_limit.reset_requests_s"].is_null());
+    assert!(v["rate_limit.retry_after_s"].is_null() && v["response.status"].is_null());
+}
+
+#[test]
+fn schema_rejects_broken_events() {
+    let good = json(&build_event(
+        &call(vec![]),
+        &meta(),
+        None,
+        &privacy(PrivacyMode::Strict),
+    ));
+    let broken = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut v = good.clone();
+        f(v.as_object_mut().expect("object"));
+        validate_event(&v).is_err()
+    };
+    assert!(broken(&|m| {
+        m.remove("usage.input_tokens");
+    }));
+    assert!(broken(&|m| {
+        m.insert("usage.input_tokens".into(), Value::from(-1));
+    }));
+    assert!(broken(&|m| {
+        m.insert("observed_at".into(), Value::from("yesterday"));
+    }));
+    assert!(broken(&|m| {
+        m.insert("prompt.fingerprint".into(), Value::from("ABC"));
+    }));
+    assert!(broken(&|m| {
+        m.insert("cost.known".into(), Value::from(true));
+    }));
+    assert!(broken(&|m| {
+        m.insert("prompt_text".into(), Value::from("x"));
+    }));
+}
