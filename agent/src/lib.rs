@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod check;
 pub mod config;
+pub mod insights;
 pub mod llm;
 pub mod pipeline;
 pub mod reassembly;
