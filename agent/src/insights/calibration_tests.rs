@@ -271,11 +271,13 @@ fn calibration_fixtures_precision_recall_vs_naive() {
 
 #[test]
 fn history_stays_bounded_under_100k_distinct_prompts() {
-    let mut cfg = InsightsConfig::default();
-    cfg.history = HistoryConfig {
-        max_entries: 5_000,
-        max_per_key: 50,
-        ..HistoryConfig::default()
+    let cfg = InsightsConfig {
+        history: HistoryConfig {
+            max_entries: 5_000,
+            max_per_key: 50,
+            ..HistoryConfig::default()
+        },
+        ..InsightsConfig::default()
     };
     let analyzer = Analyzer::new(cfg).expect("config");
     let sizes = HashMap::new();
