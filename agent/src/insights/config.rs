@@ -85,7 +85,8 @@ pub struct InsightsConfig {
     pub automatic_step_tokens: u64,
     /// Bytes of segment JSON per token when the provider reported no usage to calibrate on (4).
     pub default_bytes_per_token: f64,
-    /// Cross-check: reported cache reads within this fraction of the expected amount agree.
+    /// Cross-check of expected hits: reads short of the expectation by at most this fraction
+    /// (or [`Self::agree_min_tokens`]) agree.
     pub agree_tolerance: f64,
     /// Cross-check: and within at least this many tokens (one automatic step, 128).
     pub agree_min_tokens: u64,

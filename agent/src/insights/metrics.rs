@@ -1,4 +1,4 @@
-//! Counters of cache outcomes for metric export: breaks and expiries by (provider, model,
+//! Counters of cache outcomes for metric export: breaks and TTL expiries by (provider, model,
 //! reason), and wasted USD. Label cardinality is bounded: past [`InsightCounters::new`]'s cap,
 //! new models are counted under the model `other`.
 //!
@@ -50,10 +50,10 @@ impl InsightCounters {
         }
     }
 
-    /// Count one request. Only breaks and misses are recorded: hits and non-cacheable
-    /// requests carry no waste and are visible in token metrics already.
+    /// Count one request. Only breaks and TTL expiries are recorded (the outcomes that waste
+    /// money); hits, first sightings and non-cacheable requests are not.
     pub fn record(&self, provider: &str, model: &str, insight: &CacheInsight) {
-        if !matches!(insight.status, CacheStatus::Break | CacheStatus::Miss) {
+        if insight.status != CacheStatus::Break && insight.reason != CacheReason::TtlExpired {
             return;
         }
         let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
