@@ -235,8 +235,12 @@ fn calibration_fixtures_precision_recall_vs_naive() {
                 agree += 1;
             } else {
                 disagreements.push(format!(
-                    "{} #{i}: {:?}, expected {} cached tokens, provider read {:?}",
-                    f.name, got.reason, got.expected_cached_tokens, got.reported_cached_tokens
+                    "{} #{i}: {:?} {:?}, expected {} cached tokens, provider read {:?}",
+                    f.name,
+                    got.confidence,
+                    got.reason,
+                    got.expected_cached_tokens,
+                    got.reported_cached_tokens
                 ));
             }
             if truth {
@@ -266,7 +270,7 @@ fn calibration_fixtures_precision_recall_vs_naive() {
         println!("  mismatch: {m}");
     }
     for d in &disagreements {
-        println!("  provider disagrees: {d}");
+        println!("  cross-check: {d}");
     }
     assert!(ours.precision() >= 0.95 && ours.recall() >= 0.95);
     assert!(

@@ -126,10 +126,9 @@ pub fn classify(req: &Request<'_>, prior: Option<&Prior>, cfg: &InsightsConfig) 
     match req.policy {
         CachePolicy::None => return outcome(CacheReason::UnsupportedProvider),
         CachePolicy::Breakpoints => {
-            let marked = segs.iter().enumerate().any(|(i, _)| {
-                req.shape.segments[i].cache_control.is_some()
-                    || (req.shape.automatic_cache.is_some() && i + 1 == segs.len())
-            });
+            let shape = req.shape;
+            let marked = shape.segments.iter().any(|s| s.cache_control.is_some())
+                || (shape.automatic_cache.is_some() && !shape.segments.is_empty());
             if !marked {
                 return outcome(CacheReason::NoBreakpoints);
             }
