@@ -20,6 +20,8 @@ pub mod savings;
 pub mod shape;
 
 #[cfg(test)]
+mod analyzer_tests;
+#[cfg(test)]
 mod calibration_tests;
 
 pub use config::{CachePolicy, ConfigError, HistoryConfig, InsightsConfig, MinTokensRule};
