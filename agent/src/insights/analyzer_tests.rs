@@ -144,3 +144,19 @@ fn invalid_config_is_rejected() {
         Err(ConfigError::OutOfRange(_))
     ));
 }
+
+#[test]
+fn config_deserialises_with_defaults() {
+    let cfg: InsightsConfig = toml::from_str(
+        "automatic_ttl_ms = 300000\n[history]\nmax_entries = 50\n[savings]\ncount_ttl_expired = false\n",
+    )
+    .expect("toml");
+    assert_eq!(cfg.automatic_ttl_ms, 300_000);
+    assert_eq!(cfg.history.max_entries, 50);
+    assert_eq!(
+        cfg.history.max_per_key,
+        HistoryConfig::default().max_per_key
+    );
+    assert!(!cfg.savings.count_ttl_expired);
+    assert!(toml::from_str::<InsightsConfig>("bogus = 1").is_err());
+}

@@ -5,6 +5,8 @@
 //!
 //! Does not own the savings factors, the history itself or the classification logic.
 
+use serde::Deserialize;
+
 use super::savings::SavingsConfig;
 
 /// How a provider caches prompts, as far as the classifier models it.
@@ -21,7 +23,8 @@ pub enum CachePolicy {
 }
 
 /// Minimum cacheable prompt size for models whose family contains `pattern`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MinTokensRule {
     /// Case-insensitive substring of the model family (`haiku`, `claude`, …).
     pub pattern: String,
@@ -30,7 +33,8 @@ pub struct MinTokensRule {
 }
 
 /// Bounds of the prompt history.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HistoryConfig {
     /// Requests remembered across all keys.
     pub max_entries: usize,
@@ -55,8 +59,10 @@ impl Default for HistoryConfig {
     }
 }
 
-/// All tunables of the analysis.
-#[derive(Clone, Debug, PartialEq)]
+/// All tunables of the analysis. Deserialisable (e.g. an `[insights]` TOML table); missing
+/// fields take their defaults.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct InsightsConfig {
     /// History bounds.
     pub history: HistoryConfig,

@@ -18,7 +18,8 @@ use super::shape::{PriceView, UsageView};
 use crate::llm::CacheTtl;
 
 /// Factors of the money model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SavingsConfig {
     /// Relative error assumed on bytes→tokens estimates; the low end removes it (0.15).
     pub token_estimate_margin: f64,
