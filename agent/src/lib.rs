@@ -5,8 +5,9 @@
 pub mod capture;
 pub mod check;
 pub mod config;
-pub mod export;
 pub mod event;
+pub mod export;
+pub mod insights;
 pub mod llm;
 pub mod pipeline;
 pub mod privacy;
