@@ -33,7 +33,7 @@ pub enum ConfigError {
 }
 
 /// Everything the agent can be told.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
     /// General settings.
@@ -43,6 +43,50 @@ pub struct AgentConfig {
     /// Privacy stage (mode, salt file). Its values never fail parsing: see
     /// [`crate::privacy::PrivacyConfig`].
     pub privacy: crate::privacy::PrivacyConfig,
+    /// Reassembly stage bounds.
+    pub reassembly: crate::reassembly::ReassemblyConfig,
+    /// LLM detection (extra endpoints for gateways and self-hosted servers).
+    pub llm: crate::llm::LlmConfig,
+    /// Price table sources.
+    pub pricing: PricingSettings,
+    /// Prompt-cache analysis.
+    pub insights: crate::insights::InsightsConfig,
+    /// Metrics and event sinks.
+    pub export: crate::export::ExportConfig,
+}
+
+/// Where prices come from besides the embedded table (precedence: override > LiteLLM file >
+/// embedded; see docs/pricing.md).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PricingSettings {
+    /// Override file in llmtap's own format.
+    pub override_file: Option<PathBuf>,
+    /// A LiteLLM `model_prices_and_context_window.json`.
+    pub litellm_file: Option<PathBuf>,
+    /// Azure deployment name → model name.
+    pub azure_deployments: std::collections::HashMap<String, String>,
+}
+
+impl PricingSettings {
+    /// Load the table; a broken file is reported and the embedded table kept (the agent keeps
+    /// pricing what it can rather than stopping).
+    pub fn load_table(&self) -> pricing::PriceTable {
+        let cfg = pricing::PricingConfig {
+            override_file: self.override_file.clone(),
+            litellm_file: self.litellm_file.clone(),
+            azure_deployments: self.azure_deployments.clone(),
+        };
+        match pricing::PriceTable::load(&cfg) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "price file rejected; using the embedded table only");
+                let mut t = pricing::PriceTable::embedded();
+                t.set_azure_deployments(self.azure_deployments.clone());
+                t
+            }
+        }
+    }
 }
 
 /// Settings that belong to no one stage.

@@ -171,3 +171,26 @@ pub fn system_libssl() -> Option<std::path::PathBuf> {
     .map(std::path::PathBuf::from)
     .find(|p| p.exists())
 }
+
+/// curl with arbitrary extra arguments (headers, `--http2`, …) POSTing `body_file`.
+pub fn curl_with(
+    url: &str,
+    path: &str,
+    body_file: &Path,
+    extra: &[&str],
+) -> std::io::Result<Child> {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "-k",
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+    ])
+    .args(extra)
+    .arg("--data-binary")
+    .arg(format!("@{}", body_file.display()))
+    .arg(format!("{url}{path}"));
+    quiet(cmd)
+}

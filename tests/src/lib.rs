@@ -2,6 +2,7 @@
 //! HTTP/1.1 test server over rustls (so the server side is never itself captured), running the
 //! agent's capture through its library API, and putting captured chunks back into streams.
 
+pub mod agent;
 pub mod capture;
 pub mod clients;
 pub mod llm_server;

@@ -55,7 +55,9 @@ impl LlmServer {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(tls), service_fn(handle))
                         .await;
@@ -78,7 +80,8 @@ fn full(status: u16, headers: &[(&str, &str)], body: String) -> Response<Body> {
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    b.body(Full::new(Bytes::from(body)).boxed()).unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
+    b.body(Full::new(Bytes::from(body)).boxed())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
 }
 
 fn sse(headers: &[(&str, &str)], events: Vec<String>) -> Response<Body> {
@@ -87,20 +90,39 @@ fn sse(headers: &[(&str, &str)], events: Vec<String>) -> Response<Body> {
         tokio::time::sleep(Duration::from_millis(2)).await;
         Some((Ok::<_, Infallible>(Frame::data(Bytes::from(next))), it))
     });
-    let mut b = Response::builder().status(200).header("content-type", "text/event-stream").header("cache-control", "no-cache");
+    let mut b = Response::builder()
+        .status(200)
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache");
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    b.body(StreamBody::new(frames).boxed()).unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
+    b.body(StreamBody::new(frames).boxed())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed()))
 }
 
 async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    let model = json.get("model").and_then(|m| m.as_str()).unwrap_or("unknown").to_string();
-    let stream = json.get("stream").and_then(|s| s.as_bool()).unwrap_or(false);
-    let include_usage = json.pointer("/stream_options/include_usage").and_then(|v| v.as_bool()).unwrap_or(false);
+    let model = json
+        .get("model")
+        .and_then(|m| m.as_str())
+        .unwrap_or("unknown")
+        .to_string();
+    let stream = json
+        .get("stream")
+        .and_then(|s| s.as_bool())
+        .unwrap_or(false);
+    let include_usage = json
+        .pointer("/stream_options/include_usage")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     Ok(match path.as_str() {
         "/v1/chat/completions" if stream => openai_stream(&model, include_usage),
         "/v1/chat/completions" => openai_json(&model),
@@ -147,9 +169,15 @@ fn openai_stream(model: &str, include_usage: bool) -> Response<Body> {
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
         )
     };
-    let mut events = vec![chunk(serde_json::json!({"role": "assistant", "content": ""}), serde_json::Value::Null)];
+    let mut events = vec![chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        serde_json::Value::Null,
+    )];
     for i in 0..STREAM_DELTAS {
-        events.push(chunk(serde_json::json!({"content": format!("tok{i} ")}), serde_json::Value::Null));
+        events.push(chunk(
+            serde_json::json!({"content": format!("tok{i} ")}),
+            serde_json::Value::Null,
+        ));
     }
     events.push(chunk(serde_json::json!({}), serde_json::json!("stop")));
     if include_usage {
@@ -201,13 +229,19 @@ fn anthropic_stream(model: &str) -> Response<Body> {
         ));
     }
     events.push(ev("ping", serde_json::json!({"type": "ping"})));
-    events.push(ev("content_block_stop", serde_json::json!({"type": "content_block_stop", "index": 0})));
+    events.push(ev(
+        "content_block_stop",
+        serde_json::json!({"type": "content_block_stop", "index": 0}),
+    ));
     // Cumulative: the second message_delta repeats and extends the first.
     events.push(ev("message_delta", serde_json::json!({"type": "message_delta", "delta": {"stop_reason": null}, "usage": {"output_tokens": 10}})));
     events.push(ev(
         "message_delta",
         serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": ANTHROPIC_OUTPUT_TOKENS}}),
     ));
-    events.push(ev("message_stop", serde_json::json!({"type": "message_stop"})));
+    events.push(ev(
+        "message_stop",
+        serde_json::json!({"type": "message_stop"}),
+    ));
     sse(ANTHROPIC_HEADERS, events)
 }

@@ -104,42 +104,8 @@ pub struct EventCostBreakdown {
     pub reasoning: f64,
 }
 
-/// Verdict of the cache-insights stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CacheStatus {
-    /// The expected prefix was read from cache.
-    Hit,
-    /// Part of the expected prefix was read from cache.
-    Partial,
-    /// A cacheable prefix was not read from cache.
-    Miss,
-    /// The prefix was written to cache.
-    Written,
-    /// Nothing cacheable.
-    NotApplicable,
-    /// Not enough information.
-    Unknown,
-}
-
-/// Cache insight, filled by the insights stage (`null` until then).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CacheInsight {
-    /// Verdict.
-    pub status: CacheStatus,
-    /// Reason code (`[a-z0-9_]`), never free text.
-    pub reason: Option<String>,
-    /// Index into `prompt.segments` where the cacheable prefix broke.
-    pub segment_index: Option<u32>,
-    /// Tokens expected to be cache reads.
-    pub expected_cached_tokens: Option<u64>,
-    /// Lower bound of USD wasted by the miss.
-    pub wasted_usd_low: Option<f64>,
-    /// Upper bound of USD wasted by the miss.
-    pub wasted_usd_high: Option<f64>,
-    /// Confidence in the verdict, 0 to 1.
-    pub confidence: Option<f64>,
-}
+/// The event's `cache` object is the insights stage's verdict.
+pub use crate::insights::CacheInsight;
 
 /// Kubernetes attribution, filled by a later stage (`null` until then).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -155,13 +155,16 @@ fn known_cost_fills_cost_fields() {
 fn insights_and_workload_objects_validate() {
     let mut ev = build_event(&call(vec![]), &meta(), None, &privacy(PrivacyMode::Strict));
     ev.cache = Some(CacheInsight {
-        status: CacheStatus::Miss,
-        reason: Some("prefix_changed".into()),
+        status: crate::insights::CacheStatus::Break,
+        reason: crate::insights::CacheReason::SystemChanged,
         segment_index: Some(1),
-        expected_cached_tokens: Some(1000),
+        expected_cached_tokens: 1000,
+        reported_cached_tokens: Some(0),
+        wasted_tokens_low: 900,
+        wasted_tokens_high: 1000,
         wasted_usd_low: Some(0.001),
         wasted_usd_high: Some(0.002),
-        confidence: Some(0.8),
+        confidence: crate::insights::Confidence::Agree,
     });
     ev.workload = Some(Workload {
         namespace: Some("default".into()),
