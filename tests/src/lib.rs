@@ -3,6 +3,7 @@
 //! agent's capture through its library API, and putting captured chunks back into streams.
 
 pub mod agent;
+pub mod bin_agent;
 pub mod capture;
 pub mod clients;
 pub mod llm_server;
