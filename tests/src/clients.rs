@@ -194,3 +194,23 @@ pub fn curl_with(
     .arg(format!("{url}{path}"));
     quiet(cmd)
 }
+
+/// The scripted conversation client (`tests/scripts/conversation.py`).
+pub fn conversation_script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/conversation.py")
+}
+
+/// A python interpreter reachable under the name `comm` (a symlink to the real executable),
+/// so its process name — the workload llmtap reports outside Kubernetes — is `comm`.
+pub fn python_named(comm: &str) -> std::io::Result<std::path::PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()?;
+    let real = std::fs::canonicalize(String::from_utf8_lossy(&out.stdout).trim())?;
+    let dir = std::env::temp_dir().join(format!("llmtap-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let link = dir.join(comm);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(real, &link)?;
+    Ok(link)
+}

@@ -362,3 +362,72 @@ async fn a_dead_sink_does_not_stop_capture_and_accounting_adds_up() {
         "client latency stayed normal: {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_names_the_injected_cache_breaker_first() {
+    if !privileged_or_skip("cache report") {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let server = LlmServer::start().await.expect("llm server");
+    let dir = std::env::temp_dir().join(format!("llmtap-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let events_file = dir.join("events.ndjson");
+    let sink = format!("file:{}", events_file.display());
+    let agent = BinAgent::start("report", "info", &["--sink", &sink]);
+    let script = clients::conversation_script();
+    let port = server.addr.port().to_string();
+    for (name, mode) in [("support-bot", "stable"), ("billing-agent", "timestamp")] {
+        let py = clients::python_named(name).expect("python symlink");
+        let out = Command::new(&py)
+            .arg(&script)
+            .args([port.as_str(), mode, "6"])
+            .output()
+            .expect("conversation");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let events = wait_lines(&events_file, 12);
+    assert_eq!(events.len(), 12, "one event per request");
+    let (ok, log) = agent.stop();
+    assert!(ok, "{log}");
+    let out = Command::new(tests::bin_agent::llmtap_binary())
+        .args(["report", "--format", "json", "--events"])
+        .arg(&events_file)
+        .output()
+        .expect("report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report json");
+    let top = &report["breakers"][0];
+    assert_eq!(top["workload"], "billing-agent", "{report:#}");
+    assert_eq!(top["reason"], "system_changed", "{report:#}");
+    assert!(top["requests"].as_u64().unwrap_or(0) >= 5, "{report:#}");
+    let support_breaks = report["breakers"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["workload"] == "support-bot")
+        .count();
+    assert_eq!(
+        support_breaks, 0,
+        "the stable conversation does not break the cache: {report:#}"
+    );
+    let table = Command::new(tests::bin_agent::llmtap_binary())
+        .args(["report", "--events"])
+        .arg(&events_file)
+        .output()
+        .expect("report");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("billing-agent") && text.contains("system prompt"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -132,16 +132,27 @@ pub fn read_ndjson(reader: impl BufRead) -> std::io::Result<(Vec<Value>, usize)>
     Ok((events, bad))
 }
 
+/// A field of an event: the contract's flat dotted key (`"request.model"`), or the same path
+/// through nested objects (older or hand-written files).
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    if path.len() > 1
+        && let Some(flat) = v.get(path.join("."))
+    {
+        return Some(flat);
+    }
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+    at(v, path)?.as_str()
 }
 
 fn f64_at(v: &Value, path: &[&str]) -> Option<f64> {
-    path.iter().try_fold(v, |v, k| v.get(k))?.as_f64()
+    at(v, path)?.as_f64()
 }
 
 fn u64_at(v: &Value, path: &[&str]) -> Option<u64> {
-    path.iter().try_fold(v, |v, k| v.get(k))?.as_u64()
+    at(v, path)?.as_u64()
 }
 
 fn workload(ev: &Value) -> String {
@@ -196,9 +207,7 @@ pub fn summarize(events: impl Iterator<Item = Value>) -> Report {
             .unwrap_or("unknown")
             .to_owned();
         let w = workload(&ev);
-        let known = ev
-            .get("cost")
-            .and_then(|c| c.get("known"))
+        let known = at(&ev, &["cost", "known"])
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let usd = f64_at(&ev, &["cost", "usd"]).filter(|_| known);
