@@ -360,6 +360,18 @@ mod tests {
     }
 
     #[test]
+    fn unusable_ca_bundles_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            tls_config(&dir.path().join("missing.crt")),
+            Err(KubeError::Io { .. })
+        ));
+        let empty = dir.path().join("empty.crt");
+        std::fs::write(&empty, "no certificate here\n").expect("write");
+        assert!(matches!(tls_config(&empty), Err(KubeError::Tls(_))));
+    }
+
+    #[test]
     fn bad_node_name_is_refused() {
         let cfg = KubeConfig {
             base_url: "http://127.0.0.1:1".into(),

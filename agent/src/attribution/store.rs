@@ -52,11 +52,24 @@ impl PodStore {
     }
 
     /// Replace everything with a fresh list; marks the store synced.
+    /// Built aside and swapped in, so lookups never see a half-filled cache.
     pub fn replace_all(&self, pods: &[Pod]) {
-        self.lock().clear();
-        for p in pods {
-            self.upsert(p);
+        let mut fresh = HashMap::with_capacity(pods.len().min(self.cap));
+        for p in pods.iter().filter(|p| !p.metadata.uid.is_empty()) {
+            if fresh.len() >= self.cap {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            fresh.insert(p.metadata.uid.clone(), p.info());
         }
+        if fresh.len() < pods.len() && fresh.len() >= self.cap {
+            tracing::warn!(
+                cap = self.cap,
+                listed = pods.len(),
+                "pod cache full; some pods not attributed"
+            );
+        }
+        *self.lock() = fresh;
         self.synced.store(true, Ordering::Release);
     }
 
