@@ -2,6 +2,7 @@
 //!
 //! Each stage is a module that talks to the next through small typed values:
 //! [`capture::CaptureEvent`] → [`reassembly::Exchange`] → [`llm::LlmCall`] → event.
+pub mod attribution;
 pub mod capture;
 pub mod check;
 pub mod config;
