@@ -240,6 +240,17 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
     status::ensure_state_dir(&state_dir)
         .with_context(|| format!("cannot create state directory {}", state_dir.display()))?;
     let mut pipe = pipeline::Pipeline::new(&cfg, &state_dir)?;
+    let attributor = Arc::new(llmtap::attribution::Attributor::new(Default::default()));
+    match attributor.start_in_cluster() {
+        Ok(Some(_)) => tracing::info!("Kubernetes attribution: watching this node's pods"),
+        Ok(None) => {
+            tracing::info!("not in Kubernetes: events are attributed to containers or processes")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Kubernetes attribution unavailable; falling back to containers and processes")
+        }
+    }
+    pipe.set_attributor(attributor);
     let exporter = Arc::new(export::start(cfg.export.clone()).await?);
     if let Some(age) = pipe.pricing_age_days() {
         exporter.metrics().set_pricing_age_days(age as f64);

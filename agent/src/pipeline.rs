@@ -10,10 +10,13 @@ use std::{path::Path, time::SystemTime};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use std::sync::Arc;
+
 use crate::{
+    attribution::{Attribution, Attributor},
     capture::CaptureEvent,
     config::AgentConfig,
-    event::{self, ExchangeMeta, LlmEvent},
+    event::{self, ExchangeMeta, LlmEvent, Workload},
     export::Observation,
     insights::{self, Analyzer, HistoryKey, PriceView, PromptShape, SegmentDigest, UsageView},
     llm::{self, LlmCall, LlmConfig, LlmStats, Outcome},
@@ -73,6 +76,7 @@ pub struct Pipeline {
     insights: Analyzer,
     counters: PipelineCounters,
     exchanges: Vec<Exchange>,
+    attributor: Option<Arc<Attributor>>,
 }
 
 impl Pipeline {
@@ -104,15 +108,29 @@ impl Pipeline {
             insights,
             counters: PipelineCounters::default(),
             exchanges: Vec::new(),
+            attributor: None,
         })
+    }
+
+    /// Attribute events to workloads (Kubernetes pod/namespace/owner, container, or process).
+    pub fn set_attributor(&mut self, attributor: Arc<Attributor>) {
+        self.attributor = Some(attributor);
     }
 
     /// Feed one capture event; finished events are appended to `out`.
     pub fn on_capture(&mut self, ev: CaptureEvent, out: &mut Vec<Emitted>) {
         self.counters.capture_events += 1;
-        if let CaptureEvent::Chunk(c) = &ev {
-            self.counters.chunks += 1;
-            self.counters.bytes += c.data.len() as u64;
+        match &ev {
+            CaptureEvent::Chunk(c) => {
+                self.counters.chunks += 1;
+                self.counters.bytes += c.data.len() as u64;
+            }
+            CaptureEvent::ProcessExit { pid, .. } => {
+                if let Some(a) = &self.attributor {
+                    a.forget(*pid);
+                }
+            }
+            _ => {}
         }
         let mut exchanges = std::mem::take(&mut self.exchanges);
         self.reassembler.on_event(ev, &mut exchanges);
@@ -160,6 +178,9 @@ impl Pipeline {
         let meta = ExchangeMeta::from_exchange(ex, SystemTime::now());
         let cost = event::price_call(&call, &self.prices);
         let mut ev = event::build_event(&call, &meta, cost.as_ref(), &self.privacy);
+        if let Some(a) = &self.attributor {
+            ev.workload = workload(a.attribute(ex.process.pid));
+        }
         if let Some(shape) = self.prompt_shape(&call, &ev) {
             ev.cache = Some(self.insights.observe(&shape));
         }
@@ -247,6 +268,18 @@ impl Pipeline {
     pub fn pricing_age_days(&self) -> Option<i64> {
         pricing::Date::today_utc().map(|today| self.prices.age_days(today))
     }
+}
+
+/// The event's `workload` object from an attribution (`None` when nothing is known).
+fn workload(a: Attribution) -> Option<Workload> {
+    let w = Workload {
+        namespace: a.namespace,
+        pod: a.pod,
+        kind: a.workload_kind,
+        name: a.workload_name,
+        container_id: a.container_id,
+    };
+    (w != Workload::default()).then_some(w)
 }
 
 fn llm_stats_json(s: &LlmStats) -> serde_json::Value {
