@@ -4,6 +4,7 @@
 //! Owns: installing the toolchain and test tools, the build/test/run pipelines. Does not own
 //! anything the agent does at run time.
 
+mod demo;
 mod setup;
 mod sh;
 
@@ -27,6 +28,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Start the agent, a local LLM test server and real clients; print events, metrics and the
+    /// cache report.
+    Demo,
     /// Setup, formatting, clippy (userspace and eBPF), unit and privileged end-to-end tests.
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
@@ -41,6 +45,7 @@ fn main() -> Result<()> {
         Command::Setup => setup::run(),
         Command::Run { args } => run(&args),
         Command::Test { args } => test(&args),
+        Command::Demo => demo::run(),
     }
 }
 
