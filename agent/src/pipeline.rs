@@ -8,7 +8,6 @@
 use std::{path::Path, time::SystemTime};
 
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 use std::sync::Arc;
 
@@ -400,7 +399,7 @@ pub fn observation(call: &LlmCall, ev: &LlmEvent) -> Observation {
 /// Drive `pipeline` from the capture queue until it closes, handing each finished event to
 /// `emit`. Idle connections are evicted every `tick` events' worth of time.
 pub async fn run(
-    mut rx: mpsc::Receiver<CaptureEvent>,
+    mut rx: crate::capture::CaptureReceiver,
     pipeline: &mut Pipeline,
     mut emit: impl FnMut(Emitted),
     mut after_batch: impl FnMut(&Pipeline),

@@ -102,7 +102,12 @@ impl BinAgent {
     }
 
     /// SIGINT, wait for exit (≤ 30 s), return (success, log).
-    pub fn stop(mut self) -> (bool, String) {
+    pub fn stop(self) -> (bool, String) {
+        let mut this = self;
+        this.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> (bool, String) {
         // SAFETY: signalling our own child.
         unsafe { libc_kill(self.child.id() as i32, 2) };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -118,6 +123,16 @@ impl BinAgent {
             std::thread::sleep(Duration::from_millis(50));
         };
         (status.success(), self.log())
+    }
+}
+
+impl Drop for BinAgent {
+    /// A failing test must not leave a whole-node agent running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use std::{collections::BTreeMap, time::Duration};
 use llmtap::capture::{
     self, CaptureEvent, CaptureHandle, CaptureSettings, CaptureStatus, Chunk, ConnId, Direction,
 };
-use tokio::sync::mpsc;
 
 /// Whether privileged tests can run here. Not root: skip, unless `CI=true`, where a test that
 /// needs privileges must run, so this panics instead.
@@ -77,7 +76,7 @@ pub fn reassemble<'a>(chunks: impl IntoIterator<Item = &'a Chunk>) -> Streams {
 /// A running capture that keeps every chunk it sees.
 pub struct Tap {
     handle: CaptureHandle,
-    rx: mpsc::Receiver<CaptureEvent>,
+    rx: llmtap::capture::CaptureReceiver,
     /// Every chunk received so far.
     pub chunks: Vec<Chunk>,
     /// Every other event received so far.

@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod elf;
 pub mod event;
 pub mod probes;
+pub mod queue;
 pub mod ring;
 pub mod stats;
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use event::{CaptureEvent, Chunk, ConnId, Direction, Library, ProcessInfo};
+pub use queue::CaptureReceiver;
 pub use runtime::{CaptureHandle, CaptureStatus, start};
 
 /// Errors starting or running capture.
@@ -56,6 +58,8 @@ pub struct CaptureSettings {
     pub max_capture_per_call: u64,
     /// Capacity of the queue between the ring reader and the pipeline (events).
     pub queue_capacity: usize,
+    /// Plaintext bytes that queue may hold; beyond it chunks are dropped and counted.
+    pub queue_max_bytes: u64,
     /// Full rescan of `/proc` every this many seconds (new processes are also found through
     /// exec events as they start).
     pub rescan_interval_secs: u64,
@@ -71,6 +75,7 @@ impl Default for CaptureSettings {
             chunk_size: agent_common::DEFAULT_CHUNK_SIZE,
             max_capture_per_call: agent_common::DEFAULT_MAX_CAPTURE_PER_CALL,
             queue_capacity: 65_536,
+            queue_max_bytes: 16 * 1024 * 1024,
             rescan_interval_secs: 30,
             scan_system_libraries: true,
         }
@@ -104,6 +109,13 @@ impl CaptureSettings {
         }
         if self.queue_capacity == 0 {
             return bad("queue_capacity must be > 0".into());
+        }
+        if self.queue_max_bytes < agent_common::CHUNK_MAX as u64 {
+            return bad(format!(
+                "queue_max_bytes = {} must be >= {}",
+                self.queue_max_bytes,
+                agent_common::CHUNK_MAX
+            ));
         }
         if self.rescan_interval_secs == 0 {
             return bad("rescan_interval_secs must be > 0".into());

@@ -21,6 +21,7 @@ use super::{
     attach::{self, Attacher, TargetStatus},
     discovery::{self, ProcRoot},
     event::{CaptureEvent, ConnId},
+    queue::{self, CaptureReceiver, QueueSender},
     ring,
     stats::{KernelCounters, UserCounters, UserCountersSnapshot},
 };
@@ -160,7 +161,7 @@ fn empty_status() -> CaptureStatus {
 /// Load, attach and start reading. Must be called inside a tokio runtime.
 pub async fn start(
     settings: CaptureSettings,
-) -> Result<(CaptureHandle, mpsc::Receiver<CaptureEvent>), CaptureError> {
+) -> Result<(CaptureHandle, CaptureReceiver), CaptureError> {
     settings.validate()?;
     let mut loaded = attach::load(&settings)?;
     let ebpf = &mut loaded.ebpf;
@@ -193,7 +194,7 @@ pub async fn start(
     }
     let attacher = Arc::new(Mutex::new(attacher));
 
-    let (tx, rx) = mpsc::channel(settings.queue_capacity);
+    let (tx, rx) = queue::queue(settings.queue_capacity, settings.queue_max_bytes);
     let (disc_tx, disc_rx) = mpsc::channel::<DiscoveryMsg>(4096);
     let (stop_tx, stop_rx) = watch::channel(false);
     let user = Arc::new(UserCounters::default());
@@ -267,7 +268,7 @@ impl GapTracker {
 
 async fn read_ring(
     mut fd: AsyncFd<RingBuf<MapData>>,
-    tx: mpsc::Sender<CaptureEvent>,
+    tx: QueueSender,
     disc_tx: mpsc::Sender<DiscoveryMsg>,
     user: Arc<UserCounters>,
     mut stop: watch::Receiver<bool>,
@@ -297,7 +298,7 @@ async fn read_ring(
 
 fn drain(
     ring: &mut RingBuf<MapData>,
-    tx: &mpsc::Sender<CaptureEvent>,
+    tx: &QueueSender,
     disc_tx: &mpsc::Sender<DiscoveryMsg>,
     user: &UserCounters,
     gaps: &mut GapTracker,
@@ -334,9 +335,7 @@ fn drain(
                 false
             }
         };
-        if let Err(mpsc::error::TrySendError::Full(ev) | mpsc::error::TrySendError::Closed(ev)) =
-            tx.try_send(ev)
-        {
+        if let Err(ev) = tx.try_send(ev) {
             match ev {
                 CaptureEvent::Chunk(c) => {
                     UserCounters::add(&user.chunks_dropped_queue_full, 1);
