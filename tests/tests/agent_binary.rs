@@ -199,7 +199,7 @@ async fn strict_mode_canaries_metrics_prometheus_and_drain() {
     let metrics = agent.get("/metrics");
     assert!(metrics.contains("llmtap_cost_usd_total"), "{metrics}");
     assert!(metrics.contains("gen_ai_client_token_usage_bucket"));
-    assert_eq!(agent.get("/healthz").trim().is_empty(), false);
+    assert!(!agent.get("/healthz").trim().is_empty());
     // promtool on the live scrape.
     let scrape = events_dir.join("scrape.txt");
     std::fs::write(&scrape, &metrics).expect("scrape");
