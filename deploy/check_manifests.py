@@ -46,7 +46,7 @@ def main():
     sysres = {key(d): d for d in load_all([chart_sysres])}
     ds = ("DaemonSet", "llmtap", "llmtap")
     caps = sysres[ds]["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]
-    if caps["add"] != ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_RESOURCE"]:
+    if caps["add"] != ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN", "SYS_RESOURCE"]:
         fail(f"sysResource=true rendered {caps}")
 
     cfg = tomllib.loads(plain[("ConfigMap", "llmtap", "llmtap-config")]["data"]["config.toml"])

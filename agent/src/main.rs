@@ -297,6 +297,7 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
     );
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(cfg.agent.status_interval_secs));
+    let mut stage_errors = StageErrors::default();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -305,6 +306,7 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
                 let st = handle.status();
                 exporter.metrics().set_capture_counters(&capture_counters(&st));
                 let pipeline = pipeline_status.lock().map(|v| v.clone()).unwrap_or_default();
+                stage_errors.export(&pipeline, exporter.metrics());
                 write_status(&state_dir, &st, pipeline);
             }
         }
@@ -341,6 +343,37 @@ async fn run_async(cfg: AgentConfig) -> anyhow::Result<()> {
     eprintln!("{}", export::final_line(&accounting));
     let _ = std::fs::remove_file(status::path(&state_dir));
     Ok(())
+}
+
+/// Turns the pipeline's cumulative error counts (reassembly malformed-by-kind, LLM traffic no
+/// parser understood) into increments of `llmtap_parse_errors_total{stage,kind}`.
+#[derive(Default)]
+struct StageErrors {
+    seen: std::collections::HashMap<(String, String), u64>,
+}
+
+impl StageErrors {
+    fn export(&mut self, status: &serde_json::Value, metrics: &export::ExportMetrics) {
+        let groups = [
+            ("reassembly", &status["reassembly"]["malformed"]),
+            ("llm", &status["llm"]["unrecognised"]),
+        ];
+        for (stage, group) in groups {
+            let Some(map) = group.as_object() else {
+                continue;
+            };
+            for (kind, v) in map {
+                let now = v.as_u64().unwrap_or(0);
+                let before = self
+                    .seen
+                    .insert((stage.to_string(), kind.clone()), now)
+                    .unwrap_or(0);
+                for _ in before..now.min(before + 10_000) {
+                    metrics.inc_parse_error(stage, kind);
+                }
+            }
+        }
+    }
 }
 
 fn capture_counters(st: &capture::CaptureStatus) -> export::CaptureCounters {

@@ -21,7 +21,7 @@ fn privileged(test: &str) -> bool {
 fn run_until_signal(signal: i32) {
     let state = std::env::temp_dir().join(format!("llmtap-cli-{}-{signal}", std::process::id()));
     let mut agent = Command::new(BIN)
-        .args(["run", "--state-dir"])
+        .args(["run", "--metrics-addr", "off", "--state-dir"])
         .arg(&state)
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -5,6 +5,7 @@
 //! anything the agent does at run time.
 
 mod demo;
+mod fuzz;
 mod setup;
 mod sh;
 
@@ -28,6 +29,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run every fuzz target (parsers) for a while each; installs cargo-fuzz if missing.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Targets to run (default: all).
+        targets: Vec<String>,
+    },
     /// Start the agent, a local LLM test server and real clients; print events, metrics and the
     /// cache report.
     Demo,
@@ -46,6 +55,7 @@ fn main() -> Result<()> {
         Command::Run { args } => run(&args),
         Command::Test { args } => test(&args),
         Command::Demo => demo::run(),
+        Command::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
     }
 }
 

@@ -102,6 +102,18 @@ fn verifier_msg(e: &aya::programs::ProgramError) -> String {
     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
+/// An error with its causes (aya's attach errors keep the errno in the source).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
 fn raise_memlock() {
     let rlim = libc::rlimit {
         rlim_cur: libc::RLIM_INFINITY,
@@ -350,7 +362,7 @@ impl Attacher {
             path,
             UProbeScope::AllProcesses,
         )
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| error_chain(&e))
     }
 
     fn detach_links(&mut self, links: Vec<(&'static str, UProbeLinkId)>) {
