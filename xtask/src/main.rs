@@ -4,6 +4,7 @@
 //! Owns: installing the toolchain and test tools, the build/test/run pipelines. Does not own
 //! anything the agent does at run time.
 
+mod bench;
 mod setup;
 mod sh;
 
@@ -27,6 +28,22 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Setup, then the performance budgets (docs/performance.md): criterion for the userspace
+    /// pipeline, an end-to-end harness for probe cost, application slowdown and sustained load.
+    /// Prints one table; exits non-zero on a missed budget only with `--strict`.
+    Bench {
+        /// Suites to run: pipeline, probe, app, load (all when none is given).
+        names: Vec<String>,
+        /// Fail when a budget is missed.
+        #[arg(long)]
+        strict: bool,
+        /// Sustained-load duration in seconds.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Side-by-side rounds of the probe and app measurements (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Setup, formatting, clippy (userspace and eBPF), unit and privileged end-to-end tests.
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
@@ -41,6 +58,17 @@ fn main() -> Result<()> {
         Command::Setup => setup::run(),
         Command::Run { args } => run(&args),
         Command::Test { args } => test(&args),
+        Command::Bench {
+            names,
+            strict,
+            duration,
+            rounds,
+        } => bench::run(&bench::BenchArgs {
+            names,
+            strict,
+            duration,
+            rounds,
+        }),
     }
 }
 
