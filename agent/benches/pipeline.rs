@@ -231,7 +231,11 @@ fn bench(c: &mut Criterion) {
             p.on_capture(ev, &mut out);
         }
         p.finish(&mut out);
-        assert_eq!(p.counters().exchanges, rec.exchanges, "exchanges reassembled");
+        assert_eq!(
+            p.counters().exchanges,
+            rec.exchanges,
+            "exchanges reassembled"
+        );
         assert_eq!(out.len() as u64, rec.llm_calls, "events emitted");
     }
     let meta = serde_json::json!({"bytes": rec.bytes, "exchanges": rec.exchanges,

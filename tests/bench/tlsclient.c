@@ -3,8 +3,9 @@
  * A tight OpenSSL client, so that what is measured is libssl and the probes on it, not an
  * interpreter. Certificates are not verified (the servers are local test servers).
  *
- *   tlsclient write PORT COUNT SIZE          COUNT SSL_write calls of SIZE bytes; prints ns
- *   tlsclient llm PORT COUNT REQ EVENTS       COUNT keep-alive LLM-shaped exchanges; prints ns
+ *   tlsclient write PORT COUNT SIZE          COUNT SSL_write calls of SIZE bytes
+ *   tlsclient llm PORT COUNT REQ EVENTS       COUNT keep-alive LLM-shaped exchanges
+ *   (both print "WALL_NS CPU_NS" of the timed loop)
  *   tlsclient rate PORT SECONDS RATE REQ EVENTS
  *                                             paced exchanges at RATE/s; prints "sent done"
  */
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +33,15 @@ static long long now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CPU time (user + system) of this process: probe handlers run in the caller's context, so
+ * this is what the probes cost the application, independent of how loaded the machine is. */
+static long long cpu_ns(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((long long)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+           ((long long)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 }
 
 static SSL *connect_tls(int port) {
@@ -117,22 +128,22 @@ int main(int argc, char **argv) {
         char *buf = malloc((size_t)size);
         if (!buf) die("malloc");
         memset(buf, 'x', (size_t)size);
-        long long t0 = now_ns();
+        long long t0 = now_ns(), c0 = cpu_ns();
         for (long i = 0; i < count; i++) write_all(ssl, buf, size);
-        long long t1 = now_ns();
-        printf("%lld\n", t1 - t0);
+        long long t1 = now_ns(), c1 = cpu_ns();
+        printf("%lld %lld\n", t1 - t0, c1 - c0);
     } else if (strcmp(mode, "llm") == 0 && argc >= 6) {
         long count = atol(argv[3]);
         int len;
         char *req = make_request(atoi(argv[4]), atoi(argv[5]), &len);
         static char buf[1 << 20];
-        long long t0 = now_ns();
+        long long t0 = now_ns(), c0 = cpu_ns();
         for (long i = 0; i < count; i++) {
             write_all(ssl, req, len);
             read_response(ssl, buf, sizeof buf);
         }
-        long long t1 = now_ns();
-        printf("%lld\n", t1 - t0);
+        long long t1 = now_ns(), c1 = cpu_ns();
+        printf("%lld %lld\n", t1 - t0, c1 - c0);
     } else if (strcmp(mode, "rate") == 0 && argc >= 7) {
         double seconds = atof(argv[3]);
         double rate = atof(argv[4]);

@@ -52,9 +52,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         sh::step("criterion: userspace pipeline vs SHA-256 (agent/benches/pipeline.rs)");
         let meta = out.join("pipeline-meta.json");
         let criterion = target.join("criterion");
-        let mut cmd = std::process::Command::new(
-            std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
-        );
+        let mut cmd =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.args(["bench", "--package", "agent", "--bench", "pipeline"])
             .current_dir(sh::workspace_root()?)
             .env("LLMTAP_BENCH_META", &meta)
@@ -70,7 +69,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if !e2e.is_empty() {
         sh::step("build release llmtap and the end-to-end harness");
         sh::cargo(&[
-            "build", "--release", "--package", "agent", "--bin", "llmtap",
+            "build",
+            "--release",
+            "--package",
+            "agent",
+            "--bin",
+            "llmtap",
         ])?;
         sh::cargo(&["build", "--release", "--package", "tests", "--bin", "bench"])?;
         sh::step(&format!("end-to-end: {}", e2e.join(", ")));
@@ -97,7 +101,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!("\n{table}");
     std::fs::write(out.join("table.md"), &table)?;
     eprintln!("(also written to {})", out.join("table.md").display());
-    let failed = rows.iter().filter(|r| r["pass"] != Value::Bool(true)).count();
+    let failed = rows
+        .iter()
+        .filter(|r| r["pass"] != Value::Bool(true))
+        .count();
     if failed > 0 && args.strict {
         bail!("{failed} budget(s) missed (--strict)");
     }
@@ -105,7 +112,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 }
 
 fn estimate_ns(criterion: &std::path::Path, name: &str) -> Result<f64> {
-    let p = criterion.join("pipeline").join(name).join("new/estimates.json");
+    let p = criterion
+        .join("pipeline")
+        .join(name)
+        .join("new/estimates.json");
     let v: Value = serde_json::from_str(
         &std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?,
     )?;
