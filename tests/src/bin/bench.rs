@@ -500,6 +500,7 @@ async fn probe_and_app(ctx: &Ctx) -> Result<()> {
     let (mut w_none, mut w_noop, mut w_tap) = (vec![], vec![], vec![]);
     let (mut x_none, mut x_tap, mut x_nginx) = (vec![], vec![], vec![]);
     let (mut c_none, mut c_tap) = (vec![], vec![]);
+    let mut x_noop = vec![];
     // Warm-up (page cache, CPU frequency, TLS session setup paths).
     if probe {
         write_loop(ctx).await?;
@@ -512,6 +513,11 @@ async fn probe_and_app(ctx: &Ctx) -> Result<()> {
             w_none.push(write_loop(ctx).await?);
             let noop = Noop::attach()?;
             w_noop.push(write_loop(ctx).await?);
+            drop(noop);
+        }
+        if app {
+            let noop = Noop::attach()?;
+            x_noop.push(exchanges(ctx, ctx.llm).await?.0);
             drop(noop);
         }
         if let Some(n) = &nginx {
@@ -571,6 +577,16 @@ async fn probe_and_app(ctx: &Ctx) -> Result<()> {
             slowdown * 100.0,
             "≤ 1 %",
             slowdown <= 0.01,
+        )?;
+        let floor = median(&mut x_noop);
+        row(
+            ctx,
+            "app slowdown floor: no-op uprobe on the same symbols",
+            format!("{:.1} µs (+{:.2} µs)", floor / 1e3, (floor - none) / 1e3),
+            format!("{:.1} µs bare", none / 1e3),
+            (floor - none) / none * 100.0,
+            "report (%)",
+            true,
         )?;
         let vs = (tap - none) / (ngx - none);
         row(
@@ -669,11 +685,22 @@ async fn load(ctx: &Ctx) -> Result<()> {
     let status = agent.status()?;
     let sink = agent.sink.clone();
     let log = agent.stop().await?;
-    let events = std::fs::read_to_string(&sink)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"process_comm\":\"tlsclient\""))
-        .count() as u64;
+    // The file sink rotates: count over `events.ndjson*`.
+    let mut events = 0u64;
+    if let (Some(dir), Some(name)) = (sink.parent(), sink.file_name())
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        let name = name.to_string_lossy().into_owned();
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&name) {
+                events += std::fs::read_to_string(e.path())
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains("\"process.comm\":\"tlsclient\""))
+                    .count() as u64;
+            }
+        }
+    }
     let k = &status["capture"]["kernel"];
     let u = &status["capture"]["user"];
     let g = |v: &serde_json::Value, f: &str| v[f].as_u64().unwrap_or(0);
