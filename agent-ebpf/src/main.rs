@@ -504,6 +504,20 @@ pub fn on_exit(_ctx: RawTracePointContext) -> i32 {
     0
 }
 
+// ---------------------------------------------------------------------------------------------
+// No-op probes: never attached by the agent. `cargo xtask bench` attaches them to the same
+// symbols to measure the physical floor of a uprobe (docs/performance.md).
+
+#[uprobe]
+pub fn noop(_ctx: ProbeContext) -> u32 {
+    0
+}
+
+#[uretprobe]
+pub fn noop_ret(_ctx: RetProbeContext) -> u32 {
+    0
+}
+
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

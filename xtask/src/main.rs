@@ -4,6 +4,7 @@
 //! Owns: installing the toolchain and test tools, the build/test/run pipelines. Does not own
 //! anything the agent does at run time.
 
+mod bench;
 mod demo;
 mod fuzz;
 mod setup;
@@ -40,6 +41,22 @@ enum Command {
     /// Start the agent, a local LLM test server and real clients; print events, metrics and the
     /// cache report.
     Demo,
+    /// Setup, then the performance budgets (docs/performance.md): criterion for the userspace
+    /// pipeline, an end-to-end harness for probe cost, application slowdown and sustained load.
+    /// Prints one table; exits non-zero on a missed budget only with `--strict`.
+    Bench {
+        /// Suites to run: pipeline, probe, app, load (all when none is given).
+        names: Vec<String>,
+        /// Fail when a budget is missed.
+        #[arg(long)]
+        strict: bool,
+        /// Sustained-load duration in seconds.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Side-by-side rounds of the probe and app measurements (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Setup, formatting, clippy (userspace and eBPF), unit and privileged end-to-end tests.
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
@@ -56,6 +73,17 @@ fn main() -> Result<()> {
         Command::Test { args } => test(&args),
         Command::Demo => demo::run(),
         Command::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
+        Command::Bench {
+            names,
+            strict,
+            duration,
+            rounds,
+        } => bench::run(&bench::BenchArgs {
+            names,
+            strict,
+            duration,
+            rounds,
+        }),
     }
 }
 

@@ -109,6 +109,34 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// Debian packages only `cargo xtask bench` needs: the C load generator's compiler and headers,
+/// the reverse proxy it is compared with, and `perf` for profiling.
+pub const BENCH_PACKAGES: &[&str] = &["gcc", "libssl-dev", "nginx", "linux-perf"];
+
+/// Install [`BENCH_PACKAGES`] if missing (root) or say how (non-root).
+pub fn bench_packages() -> Result<()> {
+    let missing: Vec<&str> = BENCH_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("ok   bench packages present");
+        return Ok(());
+    }
+    if !sh::is_root() {
+        bail!(
+            "bench needs: sudo apt-get install -y --no-install-recommends {}",
+            missing.join(" ")
+        );
+    }
+    eprintln!("get  bench packages: {}", missing.join(" "));
+    sh::exec(apt(&["update", "-qq"]))?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(&missing);
+    sh::exec(apt(&args))
+}
+
 fn apt(args: &[&str]) -> Command {
     let mut c = Command::new("apt-get");
     c.args(args).env("DEBIAN_FRONTEND", "noninteractive");

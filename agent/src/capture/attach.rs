@@ -26,6 +26,12 @@ use super::{
 /// The compiled kernel programs, embedded at build time by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/llmtap"));
 
+/// The embedded kernel object (empty when built with `AYA_BUILD_SKIP`). The benchmark harness
+/// loads its `noop`/`noop_ret` programs from it to measure the cost floor of a uprobe.
+pub fn ebpf_object() -> &'static [u8] {
+    EBPF_OBJECT
+}
+
 /// Most executables remembered as "not a TLS target" before the cache is cleared.
 const MAX_NEGATIVE_CACHE: usize = 8192;
 
