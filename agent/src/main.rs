@@ -116,9 +116,12 @@ fn main() -> ExitCode {
         eprintln!("invalid --log filter {:?}; using info", cli.log);
         tracing_subscriber::EnvFilter::new("info")
     });
+    // Colour only on a terminal: logs collected from files or by Kubernetes stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let result = match cli.command {
         Command::Run(args) => run(args),
