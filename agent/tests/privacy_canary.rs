@@ -538,3 +538,100 @@ fn print_samples() {
     let (out, _, _, _) = run(&cfg, test_salt(1));
     println!("{out}");
 }
+
+/// One capture chunk of `data` at `offset`.
+fn chunk(
+    conn: u64,
+    dir: llmtap::capture::Direction,
+    offset: u64,
+    data: &[u8],
+) -> llmtap::capture::CaptureEvent {
+    use llmtap::capture::{CaptureEvent, Chunk, ConnId, Library, ProcessInfo};
+    CaptureEvent::Chunk(Chunk {
+        conn: ConnId {
+            tgid: 42,
+            conn_ptr: conn,
+            start_ns: 1,
+        },
+        direction: dir,
+        offset,
+        data: bytes::Bytes::copy_from_slice(data),
+        timestamp_ns: 1_000 + offset,
+        process: ProcessInfo {
+            pid: 42,
+            tid: 42,
+            comm: "canary".into(),
+            cgroup_id: 0,
+        },
+        library: Library::OpenSsl,
+        call_truncated: false,
+        last_of_call: true,
+    })
+}
+
+/// Malformed traffic is logged at debug level when reassembly gives up on it; those log lines
+/// must name what was wrong, never echo the captured bytes.
+#[test]
+fn malformed_traffic_logs_no_captured_bytes() {
+    use llmtap::capture::Direction::{Egress, Ingress};
+    use llmtap::reassembly::{Reassembler, ReassemblyConfig};
+    let canary = "sk-canary-malformed-0123456789";
+    let logs = Buf::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut out = Vec::new();
+        // HTTP/1: an invalid header name, then an invalid chunk-size line, both carrying the canary.
+        let bad_head =
+            format!("POST /v1/chat/completions HTTP/1.1\r\nhost: a\r\n{canary} x: y\r\n\r\n");
+        r.on_event(chunk(1, Egress, 0, bad_head.as_bytes()), &mut out);
+        let req = "POST /v1/chat/completions HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\n\r\n{}";
+        r.on_event(chunk(2, Egress, 0, req.as_bytes()), &mut out);
+        let resp = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz{canary}\r\n");
+        r.on_event(chunk(2, Ingress, 0, resp.as_bytes()), &mut out);
+        // HTTP/2: the client preface, then a HEADERS frame whose block is the canary (invalid HPACK).
+        let mut h2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        h2.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // empty SETTINGS
+        let block = [
+            &[0xff_u8, 0xff, 0xff, 0xff, 0xff, 0xff][..],
+            canary.as_bytes(),
+        ]
+        .concat();
+        let len = block.len() as u32;
+        h2.extend_from_slice(&[
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+            1,
+            4,
+            0,
+            0,
+            0,
+            1,
+        ]);
+        h2.extend_from_slice(&block);
+        r.on_event(chunk(3, Egress, 0, &h2), &mut out);
+        r.flush_all(&mut out);
+        let stats = r.stats();
+        assert!(
+            stats.malformed.http1_request + stats.malformed.http1_response + stats.malformed.hpack
+                >= 2,
+            "{stats:?}"
+        );
+    });
+    let text = logs.text();
+    assert!(
+        text.contains("malformed") || text.contains("framing"),
+        "the failures were logged: {text}"
+    );
+    assert!(
+        !text.contains(canary),
+        "a log line echoed captured bytes: {text}"
+    );
+    assert!(!text.contains("sk-canary"), "{text}");
+}

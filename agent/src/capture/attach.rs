@@ -61,23 +61,11 @@ pub fn load(settings: &CaptureSettings) -> Result<Loaded, CaptureError> {
         .load(EBPF_OBJECT)
         .map_err(|e| CaptureError::Load(format!("{e:#}")))?;
     for name in UPROBE_PROGRAMS {
-        let prog: &mut UProbe = ebpf
-            .program_mut(name)
-            .ok_or_else(|| CaptureError::Load(format!("program {name} missing from the object")))?
-            .try_into()
-            .map_err(|e| CaptureError::Load(format!("{name}: {e}")))?;
-        prog.load()
-            .map_err(|e| CaptureError::Load(format!("{name}: {}", verifier_msg(&e))))?;
+        load_program::<UProbe>(&mut ebpf, name)?;
     }
     for (name, tp) in TRACEPOINTS {
-        let prog: &mut RawTracePoint = ebpf
-            .program_mut(name)
-            .ok_or_else(|| CaptureError::Load(format!("program {name} missing from the object")))?
-            .try_into()
-            .map_err(|e| CaptureError::Load(format!("{name}: {e}")))?;
-        prog.load()
-            .map_err(|e| CaptureError::Load(format!("{name}: {}", verifier_msg(&e))))?;
-        prog.attach(tp)
+        load_program::<RawTracePoint>(&mut ebpf, name)?
+            .attach(tp)
             .map_err(|e| CaptureError::Load(format!("attach {tp}: {e}")))?;
     }
     let jump_map = ebpf
@@ -86,19 +74,45 @@ pub fn load(settings: &CaptureSettings) -> Result<Loaded, CaptureError> {
     let mut jump =
         ProgramArray::try_from(jump_map).map_err(|e| CaptureError::Load(format!("JUMP: {e}")))?;
     let name = agent_common::PROG_EMIT_CHUNKS;
-    let prog: &mut UProbe = ebpf
-        .program_mut(name)
-        .ok_or_else(|| CaptureError::Load(format!("program {name} missing from the object")))?
-        .try_into()
-        .map_err(|e| CaptureError::Load(format!("{name}: {e}")))?;
-    prog.load()
-        .map_err(|e| CaptureError::Load(format!("{name}: {}", verifier_msg(&e))))?;
-    let fd = prog
+    let fd = load_program::<UProbe>(&mut ebpf, name)?
         .fd()
         .map_err(|e| CaptureError::Load(format!("{name}: {e}")))?;
     jump.set(0, fd, 0)
         .map_err(|e| CaptureError::Load(format!("JUMP[0]: {e}")))?;
     Ok(Loaded { ebpf, jump })
+}
+
+/// Find program `name` in the object, as a `P`, and load it (verifier errors keep their tail).
+fn load_program<'a, P>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut P, CaptureError>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+    P: LoadableProgram + 'a,
+{
+    let prog: &mut P = ebpf
+        .program_mut(name)
+        .ok_or_else(|| CaptureError::Load(format!("program {name} missing from the object")))?
+        .try_into()
+        .map_err(|e| CaptureError::Load(format!("{name}: {e}")))?;
+    prog.load_program()
+        .map_err(|e| CaptureError::Load(format!("{name}: {}", verifier_msg(&e))))?;
+    Ok(prog)
+}
+
+/// The `load()` that aya's uprobe and raw-tracepoint programs both have.
+trait LoadableProgram {
+    fn load_program(&mut self) -> Result<(), aya::programs::ProgramError>;
+}
+
+impl LoadableProgram for UProbe {
+    fn load_program(&mut self) -> Result<(), aya::programs::ProgramError> {
+        self.load()
+    }
+}
+
+impl LoadableProgram for RawTracePoint {
+    fn load_program(&mut self) -> Result<(), aya::programs::ProgramError> {
+        self.load()
+    }
 }
 
 fn verifier_msg(e: &aya::programs::ProgramError) -> String {

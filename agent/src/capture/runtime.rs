@@ -120,41 +120,13 @@ impl CaptureHandle {
     }
 
     /// Stop reading, detach every probe, and return the final status.
-    pub async fn stop(self) -> CaptureStatus {
+    pub async fn stop(mut self) -> CaptureStatus {
         let _ = self.stop_tx.send(true);
-        for t in self.tasks {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
-        let status = CaptureStatus {
-            targets: self
-                .attacher
-                .lock()
-                .map(|a| a.statuses())
-                .unwrap_or_default(),
-            kernel: {
-                let Ok(map) = self.counters.lock() else {
-                    return empty_status();
-                };
-                let mut slots = vec![0u64; agent_common::counter::COUNT as usize];
-                for (i, slot) in slots.iter_mut().enumerate() {
-                    if let Ok(values) = map.get(&(i as u32), 0) {
-                        *slot = values.iter().sum();
-                    }
-                }
-                KernelCounters::from_slots(&slots)
-            },
-            user: self.user.snapshot(),
-        };
-        drop(self.attacher);
-        status
-    }
-}
-
-fn empty_status() -> CaptureStatus {
-    CaptureStatus {
-        targets: Vec::new(),
-        kernel: KernelCounters::default(),
-        user: UserCountersSnapshot::default(),
+        // The status is read before `self` (and with it the eBPF object) is dropped.
+        self.status()
     }
 }
 
@@ -247,6 +219,8 @@ impl GapTracker {
         }
         if self.next.len() < MAX_TRACKED_STREAMS || self.next.contains_key(&key) {
             self.next.insert(key, (offset + len).max(expected));
+        } else {
+            UserCounters::add(&user.streams_untracked, 1);
         }
     }
 
@@ -326,12 +300,16 @@ fn drain(
                 false
             }
             CaptureEvent::ProcessExec { pid } => {
-                let _ = disc_tx.try_send(DiscoveryMsg::Exec(*pid));
+                if disc_tx.try_send(DiscoveryMsg::Exec(*pid)).is_err() {
+                    UserCounters::add(&user.discovery_notices_dropped, 1);
+                }
                 false
             }
             CaptureEvent::ProcessExit { pid, .. } => {
                 gaps.on_exit(*pid);
-                let _ = disc_tx.try_send(DiscoveryMsg::Exited(*pid));
+                if disc_tx.try_send(DiscoveryMsg::Exited(*pid)).is_err() {
+                    UserCounters::add(&user.discovery_notices_dropped, 1);
+                }
                 false
             }
         };

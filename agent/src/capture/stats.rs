@@ -89,6 +89,11 @@ pub struct UserCounters {
     pub gaps: AtomicU64,
     /// Bytes missing in those gaps.
     pub gap_bytes: AtomicU64,
+    /// Streams not gap-tracked because the tracker was at its bound.
+    pub streams_untracked: AtomicU64,
+    /// Exec/exit notices not handed to discovery because its queue was full (a missed exec is
+    /// caught by the periodic rescan; a missed exit by the next sweep of that pid's reuse).
+    pub discovery_notices_dropped: AtomicU64,
 }
 
 /// A plain copy of [`UserCounters`].
@@ -110,6 +115,10 @@ pub struct UserCountersSnapshot {
     pub gaps: u64,
     /// See [`UserCounters::gap_bytes`].
     pub gap_bytes: u64,
+    /// See [`UserCounters::streams_untracked`].
+    pub streams_untracked: u64,
+    /// See [`UserCounters::discovery_notices_dropped`].
+    pub discovery_notices_dropped: u64,
 }
 
 impl UserCounters {
@@ -130,6 +139,8 @@ impl UserCounters {
             records_malformed: l(&self.records_malformed),
             gaps: l(&self.gaps),
             gap_bytes: l(&self.gap_bytes),
+            streams_untracked: l(&self.streams_untracked),
+            discovery_notices_dropped: l(&self.discovery_notices_dropped),
         }
     }
 }

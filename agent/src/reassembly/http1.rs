@@ -33,15 +33,28 @@ const METHODS: [&[u8]; 9] = [
 /// Why HTTP/1 bytes could not be parsed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum Http1Error {
-    /// The head did not parse.
+    /// The head did not parse. The reason is a fixed name, never captured bytes.
     #[error("invalid head: {0}")]
-    Head(String),
+    Head(&'static str),
     /// `Content-Length` was not a number.
     #[error("invalid content-length")]
     ContentLength,
     /// A chunk-size line was invalid or too long.
     #[error("invalid chunk framing")]
     Chunk,
+}
+
+/// A fixed name for a head parse error (logged and counted; carries no captured bytes).
+fn head_error(e: httparse::Error) -> &'static str {
+    match e {
+        httparse::Error::HeaderName => "header name",
+        httparse::Error::HeaderValue => "header value",
+        httparse::Error::NewLine => "new line",
+        httparse::Error::Status => "status",
+        httparse::Error::Token => "token",
+        httparse::Error::TooManyHeaders => "too many headers",
+        httparse::Error::Version => "version",
+    }
 }
 
 /// Body framing state.
@@ -401,8 +414,8 @@ impl H1Conn {
         let mut r = httparse::Request::new(&mut hs);
         let n = match r.parse(&self.req.buf) {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete".into())),
-            Err(e) => return Err(Http1Error::Head(e.to_string())),
+            Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete")),
+            Err(e) => return Err(Http1Error::Head(head_error(e))),
         };
         let framing = body_framing(r.headers, Framing::Length(0))?;
         let mut p = Partial {
@@ -437,8 +450,8 @@ impl H1Conn {
         let mut r = httparse::Response::new(&mut hs);
         let n = match r.parse(&self.resp.buf) {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete".into())),
-            Err(e) => return Err(Http1Error::Head(e.to_string())),
+            Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete")),
+            Err(e) => return Err(Http1Error::Head(head_error(e))),
         };
         let status = r.code.unwrap_or_default();
         let start = self.resp.head_start.unwrap_or(ts);

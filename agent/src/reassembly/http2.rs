@@ -51,9 +51,9 @@ pub enum Http2Error {
     /// A header block was interrupted by another frame.
     #[error("header block interrupted")]
     Continuation,
-    /// HPACK decoding failed.
+    /// HPACK decoding failed. The reason is a fixed name, never header bytes.
     #[error("hpack: {0}")]
-    Hpack(String),
+    Hpack(&'static str),
 }
 
 /// Whether `data` plausibly begins with an HTTP/2 frame header (used for connections first
@@ -99,7 +99,20 @@ pub fn decode_block(
 ) -> Result<(), Http2Error> {
     decoder
         .decode_with_cb(block, |n: Cow<'_, [u8]>, v: Cow<'_, [u8]>| f(&n, &v))
-        .map_err(|e| Http2Error::Hpack(format!("{e:?}")))
+        .map_err(|e| Http2Error::Hpack(hpack_error(&e)))
+}
+
+/// A fixed name for an HPACK error (logged and counted; carries no header bytes).
+fn hpack_error(e: &loona_hpack::decoder::DecoderError) -> &'static str {
+    use loona_hpack::decoder::DecoderError as D;
+    match e {
+        D::HeaderIndexOutOfBounds => "index out of bounds",
+        D::IntegerDecodingError(_) => "integer",
+        D::StringDecodingError(_) => "string",
+        D::InvalidMaxDynamicSize => "dynamic table size",
+        D::SizeUpdateAtEnd => "size update at end",
+        _ => "other",
+    }
 }
 
 /// HTTP/2 state of one connection.
