@@ -22,6 +22,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "nodejs",
     "openssl",
     "util-linux",
+    "libcap2-bin",
+    "python3-venv",
     "prometheus",
 ];
 
