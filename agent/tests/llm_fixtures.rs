@@ -75,8 +75,11 @@ fn response(v: &Value) -> Option<Response> {
             events
                 .iter()
                 .map(|e| SseEvent {
-                    event: e.get("event").and_then(Value::as_str).map(str::to_string),
-                    data: text_of(&e["data"]),
+                    event: e
+                        .get("event")
+                        .and_then(Value::as_str)
+                        .map(|s| s.to_string().into()),
+                    data: text_of(&e["data"]).into(),
                     id: None,
                     timestamp_ns: FIRST_CHUNK,
                 })

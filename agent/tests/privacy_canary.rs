@@ -82,8 +82,8 @@ fn sse(events: &[(Option<&str>, Value)]) -> ResponseBody {
             .iter()
             .enumerate()
             .map(|(i, (ev, data))| SseEvent {
-                event: ev.map(str::to_owned),
-                data: data.to_string(),
+                event: ev.map(|e| bytes::Bytes::copy_from_slice(e.as_bytes())),
+                data: data.to_string().into(),
                 id: None,
                 timestamp_ns: 2_000_000 + i as u64 * 1_000_000,
             })

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::call::{LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
+use super::skim::{self, Key, Live};
 use super::wire::{
     self, CacheMarked, Count, Flag, SegmentAt, Segments, Side, Str, WireCacheControl,
 };
@@ -272,6 +273,36 @@ impl Stream {
     }
 }
 
+/// Every key [`Stream::apply`] reads, at any depth (`delta.stop_reason`, `message.usage`);
+/// a stream event with none of them (a content delta, a ping) changes nothing and is
+/// skimmed, not parsed.
+const STREAM_KEYS: &[Key] = &[
+    Key {
+        name: "type",
+        live: Live::OneOf(&["message_stop", "error"]),
+    },
+    Key {
+        name: "message",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "model",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "stop_reason",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "usage",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "error",
+        live: Live::NonNull,
+    },
+];
+
 /// Parse a Messages response, plain or SSE.
 pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Response) {
     let mut st = Stream::default();
@@ -282,8 +313,11 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
             }
         }
         ResponseBody::Sse(events) => {
-            for ev in events.iter().filter(|e| !e.data.trim().is_empty()) {
-                st.event(call, &ev.data);
+            for ev in events {
+                let text = ev.text();
+                if !text.trim().is_empty() && skim::needs_parse(&text, STREAM_KEYS) {
+                    st.event(call, &text);
+                }
             }
             if !st.stopped && call.response.error_type.is_none() {
                 call.error(ParseErrorKind::StreamTruncated);

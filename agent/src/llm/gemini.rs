@@ -153,8 +153,12 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
             return;
         }
         ResponseBody::Sse(events) => {
-            for ev in events.iter().filter(|e| !e.data.trim().is_empty()) {
-                if let Some(c) = wire::parse::<WireResponse>(call, Side::Response, &ev.data) {
+            for ev in events {
+                let text = ev.text();
+                if text.trim().is_empty() {
+                    continue;
+                }
+                if let Some(c) = wire::parse::<WireResponse>(call, Side::Response, &text) {
                     finished |= apply(call, c);
                 }
             }

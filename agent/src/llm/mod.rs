@@ -15,6 +15,7 @@ mod gemini;
 mod headers;
 mod ollama;
 mod openai;
+mod skim;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -258,7 +259,7 @@ pub fn fuzz_analyze(data: &[u8]) {
         1 => ResponseBody::Sse(
             lines()
                 .map(|l| SseEvent {
-                    data: String::from_utf8_lossy(&l).into_owned(),
+                    data: l,
                     ..SseEvent::default()
                 })
                 .collect(),

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::call::{Api, LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
+use super::skim::{self, Key, Live};
 use super::wire::{self, Count, Flag, Segments, Side, Str, at};
 use crate::reassembly::exchange::{Response, ResponseBody, SseEvent};
 
@@ -246,15 +247,60 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
     }
 }
 
+/// Every key [`apply`] reads besides `model`; a stream chunk with none of them (a content
+/// delta) changes nothing once the model is known, and is skimmed, not parsed.
+const STREAM_KEYS: &[Key] = &[
+    Key {
+        name: "finish_reason",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "usage",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "x_groq",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "error",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "type",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "code",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "status",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "incomplete_details",
+        live: Live::NonNull,
+    },
+    Key {
+        name: "response",
+        live: Live::NonNull,
+    },
+];
+
 fn parse_stream(call: &mut LlmCall, events: &[SseEvent]) {
     let mut finished = false;
     for ev in events {
-        let data = ev.data.trim();
+        let text = ev.text();
+        let data = text.trim();
         if data.is_empty() {
             continue;
         }
         if data == "[DONE]" {
             finished = true;
+            continue;
+        }
+        if call.response.model.is_some() && !skim::needs_parse(data, STREAM_KEYS) {
             continue;
         }
         let Some(chunk) = wire::parse::<WireResponse>(call, Side::Response, data) else {

@@ -309,3 +309,68 @@ fn fuzz_entry_point_survives_noise() {
         fuzz_analyze(s);
     }
 }
+
+/// Skimming (`skim.rs`) must be invisible: over pseudo-random valid streams built from real
+/// event shapes (nulls, live values, whitespace, keys inside text, escapes), every call is
+/// identical with skimming on and off.
+#[test]
+fn skimming_stream_events_changes_no_result() {
+    const OPENAI: &[&str] = &[
+        r#"{"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}"#,
+        r#"{"id":"c","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"\"usage\": {\"x\":1}"},"logprobs":null,"finish_reason":null}]}"#,
+        r#"{"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        r#"{"model":"gpt-4o","choices":[{"index":0,"delta":{} , "finish_reason" : "length"}]}"#,
+        r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":4}}}"#,
+        r#"{"choices":[{"delta":{"content":"caf\u00e9"}}],"usage" : {"prompt_tokens":7}}"#,
+        r#"{"x_groq":{"usage":{"prompt_tokens":5,"completion_tokens":2}},"choices":[]}"#,
+        r#"{"error":{"type":"server_error","code":"overloaded"}}"#,
+        r#"{"type":"response.output_text.delta","delta":"usage"}"#,
+        r#"{"type":"response.completed","response":{"model":"gpt-5","status":"completed","usage":{"input_tokens":9,"output_tokens":4}}}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"{\"status\":\"ok\"}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"status"},"finish_reason":null}],"status":null,"code":null}"#,
+    ];
+    const ANTHROPIC: &[&str] = &[
+        r#"{"type":"message_start","message":{"model":"claude-sonnet-4-5","usage":{"input_tokens":10,"cache_read_input_tokens":4,"output_tokens":1}}}"#,
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"type: message_stop"}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"usage\":"}}"#,
+        r#"{"type":"ping"}"#,
+        r#"{"type":"content_block_stop","index":0}"#,
+        r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}"#,
+        r#"{"type" : "message_stop"}"#,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"x"}}"#,
+        r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"\u00e9"},"usage":null}"#,
+    ];
+    let cfg = LlmConfig::default();
+    let mut rng = fastrand::Rng::with_seed(11);
+    for round in 0..400 {
+        let (host, path, shapes, req) = if round % 2 == 0 {
+            (
+                "api.openai.com",
+                "/v1/chat/completions",
+                OPENAI,
+                r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"q"}]}"#,
+            )
+        } else {
+            (
+                "api.anthropic.com",
+                "/v1/messages",
+                ANTHROPIC,
+                r#"{"model":"claude-sonnet-4-5","stream":true,"max_tokens":9,"messages":[{"role":"user","content":"q"}]}"#,
+            )
+        };
+        let events: Vec<SseEvent> = (0..rng.usize(1..12))
+            .map(|i| SseEvent {
+                data: Bytes::from(shapes[rng.usize(..shapes.len())]),
+                timestamp_ns: i as u64,
+                ..SseEvent::default()
+            })
+            .collect();
+        let exchange = ex(host, path, req, ResponseBody::Sse(events));
+        let skimmed = call_of(analyze(&exchange, &cfg));
+        skim::DISABLED.set(true);
+        let parsed = call_of(analyze(&exchange, &cfg));
+        skim::DISABLED.set(false);
+        assert_eq!(skimmed, parsed, "round {round}");
+    }
+}

@@ -163,8 +163,13 @@ impl<'de> Deserialize<'de> for Str {
                 f.write_str("a string")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Str, E> {
-                // Bound what a hostile peer can make us keep.
-                Ok(Str(Some(v.chars().take(256).collect())))
+                // Bound what a hostile peer can make us keep: 256 characters.
+                let end = if v.len() <= 256 {
+                    v.len()
+                } else {
+                    v.char_indices().nth(256).map_or(v.len(), |(i, _)| i)
+                };
+                Ok(Str(Some(v[..end].to_owned())))
             }
             fn visit_u64<E: de::Error>(self, _: u64) -> Result<Str, E> {
                 Ok(Str(None))
@@ -310,8 +315,6 @@ pub(crate) fn clamp_u32(v: usize) -> u32 {
 /// Returns false when cut. Iterative: no recursion, whatever the nesting.
 pub(crate) fn minify(raw: &str, out: &mut String, limit: usize) -> bool {
     let bytes = raw.as_bytes();
-    let mut in_str = false;
-    let mut escaped = false;
     let mut start = 0;
     let mut kept = 0;
     // Copy runs of significant bytes between whitespace, so UTF-8 sequences are never split
@@ -326,29 +329,37 @@ pub(crate) fn minify(raw: &str, out: &mut String, limit: usize) -> bool {
         *kept += end - from;
         end == to
     };
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
+    out.reserve(raw.len().min(limit));
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = string_end(bytes, i + 1),
             b' ' | b'\n' | b'\r' | b'\t' => {
                 if !flush(start, i, out, &mut kept) {
                     return false;
                 }
-                start = i + 1;
+                i += 1;
+                start = i;
             }
-            _ => {}
+            _ => i += 1,
         }
     }
     flush(start, bytes.len(), out, &mut kept)
+}
+
+/// Index just past the quote that closes the string whose contents start at `from` (or the
+/// end of `bytes` when it is unterminated). Jumps from quote or backslash to the next.
+fn string_end(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(j) = bytes
+        .get(from..)
+        .and_then(|b| memchr::memchr2(b'"', b'\\', b))
+    {
+        if bytes[from + j] == b'"' {
+            return from + j + 1;
+        }
+        from += j + 2;
+    }
+    bytes.len()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! stage's counters. Does not own: the parsing itself ([`super::http1`], [`super::http2`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::config::{ReassemblyConfig, ReassemblyStats};
 use super::exchange::Exchange;
@@ -26,7 +27,8 @@ enum Proto {
 }
 
 struct Conn {
-    meta: ConnMeta,
+    /// Shared so each chunk can lend it to the parsers without copying the process name.
+    meta: Arc<ConnMeta>,
     streams: [StreamBuf; 2],
     proto: Proto,
     last_seen: u64,
@@ -160,7 +162,7 @@ impl Conn {
         stats: &mut ReassemblyStats,
         out: &mut Vec<Exchange>,
     ) {
-        let meta = self.meta.clone();
+        let meta = Arc::clone(&self.meta);
         let mut cx = Ctx {
             cfg,
             stats,
@@ -194,7 +196,8 @@ impl Conn {
 /// Turns capture events into exchanges. One per pipeline; not shared across threads.
 pub struct Reassembler {
     cfg: ReassemblyConfig,
-    conns: HashMap<ConnId, Conn>,
+    /// foldhash (seeded per process): keyed by kernel-made ids, looked up once per chunk.
+    conns: HashMap<ConnId, Conn, foldhash::fast::RandomState>,
     stats: ReassemblyStats,
     segs: Vec<Segment>,
 }
@@ -205,7 +208,7 @@ impl Reassembler {
     pub fn new(config: ReassemblyConfig) -> Self {
         Self {
             cfg: config,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             stats: ReassemblyStats::default(),
             segs: Vec::new(),
         }
@@ -263,10 +266,10 @@ impl Reassembler {
             self.evict_oldest(c.timestamp_ns, out);
         }
         let conn = self.conns.entry(c.conn).or_insert_with(|| Conn {
-            meta: ConnMeta {
+            meta: Arc::new(ConnMeta {
                 conn: c.conn,
                 process: c.process.clone(),
-            },
+            }),
             streams: Default::default(),
             proto: Proto::Unknown(Vec::new()),
             last_seen: c.timestamp_ns,
@@ -277,10 +280,11 @@ impl Reassembler {
             Direction::Egress => Direction::Ingress,
             Direction::Ingress => Direction::Egress,
         };
+        let meta = Arc::clone(&conn.meta);
         let mut cx = Ctx {
             cfg: &self.cfg,
             stats: &mut self.stats,
-            meta: &conn.meta.clone(),
+            meta: &meta,
         };
         conn.streams[idx(other)].release_before(c.timestamp_ns, &mut self.segs);
         for s in self.segs.drain(..) {

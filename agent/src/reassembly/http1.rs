@@ -352,19 +352,19 @@ impl H1Conn {
                     d.state = State::Body(f);
                     match step {
                         Ok(Step::Body(n)) => {
-                            let d = match dir {
-                                Direction::Egress => &mut self.req,
-                                Direction::Ingress => &mut self.resp,
-                            };
-                            let bytes = d.buf.split_to(n);
+                            // Lend the buffer out (no copy, no refcount) while the
+                            // exchange's body pipeline reads from it.
+                            let mut buf = std::mem::take(&mut self.dir(dir).buf);
                             let p = self.current(dir);
                             let pipe = p.and_then(|p| match dir {
                                 Direction::Egress => p.req_body.as_mut(),
                                 Direction::Ingress => p.resp_body.as_mut(),
                             });
                             if let Some(pipe) = pipe {
-                                pipe.feed(&bytes, ts);
+                                pipe.feed(&buf[..n], ts);
                             }
+                            buf.advance(n);
+                            self.dir(dir).buf = buf;
                         }
                         Ok(Step::Skip(n)) => d.buf.advance(n),
                         Ok(Step::Done(n)) => {

@@ -6,7 +6,7 @@
 //! transfer or content decoding (done before bytes get here) or size bounds (the body
 //! pipeline bounds the bytes fed in, which bounds everything held here).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::exchange::{JsonLine, SseEvent};
 
@@ -29,8 +29,12 @@ impl LineSplitter {
                     continue;
                 }
             }
-            let cr = self.cr_ends_line;
-            let Some(i) = data.iter().position(|&b| b == b'\n' || (cr && b == b'\r')) else {
+            let end = if self.cr_ends_line {
+                memchr::memchr2(b'\n', b'\r', data)
+            } else {
+                memchr::memchr(b'\n', data)
+            };
+            let Some(i) = end else {
                 self.line.extend_from_slice(data);
                 return;
             };
@@ -52,15 +56,22 @@ impl LineSplitter {
     }
 }
 
+/// Bytes reserved at a time for event data: events are slices of these blocks, so a stream
+/// of small events costs one allocation per block, not one per event.
+const ARENA_BLOCK: usize = 16 * 1024;
+
 /// Incremental `text/event-stream` parser.
 #[derive(Debug)]
 pub struct SseParser {
     lines: LineSplitter,
     first_line: bool,
-    event: Option<String>,
-    data: Vec<u8>,
+    /// Data of the event being built, then its `event` and `id` values; split off as
+    /// `Bytes` at dispatch.
+    arena: BytesMut,
     has_data: bool,
-    id: Option<String>,
+    /// `event` and `id` of the event being built (buffers reused from event to event).
+    event: Field,
+    id: Field,
     retry_ms: Option<u64>,
     events: Vec<SseEvent>,
 }
@@ -80,10 +91,10 @@ impl SseParser {
                 ..LineSplitter::default()
             },
             first_line: true,
-            event: None,
-            data: Vec::new(),
+            arena: BytesMut::new(),
             has_data: false,
-            id: None,
+            event: Field::default(),
+            id: Field::default(),
             retry_ms: None,
             events: Vec::new(),
         }
@@ -133,17 +144,17 @@ impl SseParser {
             None => (line, &b""[..]),
         };
         match field {
-            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
+            b"event" => self.event.set(value),
             b"data" => {
+                let extra = usize::from(self.has_data) + value.len();
+                self.reserve(extra);
                 if self.has_data {
-                    self.data.push(b'\n');
+                    self.arena.extend_from_slice(b"\n");
                 }
-                self.data.extend_from_slice(value);
+                self.arena.extend_from_slice(value);
                 self.has_data = true;
             }
-            b"id" if !value.contains(&0) => {
-                self.id = Some(String::from_utf8_lossy(value).into_owned());
-            }
+            b"id" if !value.contains(&0) => self.id.set(value),
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 self.retry_ms = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
             }
@@ -151,21 +162,59 @@ impl SseParser {
         }
     }
 
-    fn dispatch(&mut self, ts: u64) {
-        let event = self.event.take();
-        let id = self.id.take();
-        if !self.has_data {
-            return;
+    /// Makes room for `extra` more bytes, a whole block at a time.
+    fn reserve(&mut self, extra: usize) {
+        if self.arena.capacity() - self.arena.len() < extra {
+            self.arena.reserve(extra.max(ARENA_BLOCK));
         }
-        self.has_data = false;
-        let data = String::from_utf8_lossy(&self.data).into_owned();
-        self.data.clear();
-        self.events.push(SseEvent {
-            event,
-            data,
-            id,
-            timestamp_ns: ts,
-        });
+    }
+
+    fn dispatch(&mut self, ts: u64) {
+        let event = std::mem::take(&mut self.event);
+        let id = std::mem::take(&mut self.id);
+        if self.has_data {
+            self.has_data = false;
+            let data = self.arena.split().freeze();
+            let event = self.split_field(&event);
+            let id = self.split_field(&id);
+            self.events.push(SseEvent {
+                event,
+                data,
+                id,
+                timestamp_ns: ts,
+            });
+        }
+        self.event = event.cleared();
+        self.id = id.cleared();
+    }
+
+    fn split_field(&mut self, f: &Field) -> Option<Bytes> {
+        f.set.then(|| {
+            self.reserve(f.buf.len());
+            self.arena.extend_from_slice(&f.buf);
+            self.arena.split().freeze()
+        })
+    }
+}
+
+/// A single-valued SSE field (`event`, `id`) whose buffer is reused.
+#[derive(Debug, Default)]
+struct Field {
+    buf: Vec<u8>,
+    set: bool,
+}
+
+impl Field {
+    fn set(&mut self, value: &[u8]) {
+        self.buf.clear();
+        self.buf.extend_from_slice(value);
+        self.set = true;
+    }
+
+    fn cleared(mut self) -> Self {
+        self.buf.clear();
+        self.set = false;
+        self
     }
 }
 

@@ -221,10 +221,10 @@ fn sse_events_split_anywhere() {
     let Some(ResponseBody::Sse(ev)) = x.response.as_ref().map(|r| &r.body) else {
         panic!("not sse: {x:?}");
     };
-    let data: Vec<_> = ev.iter().map(|e| e.data.as_str()).collect();
+    let data: Vec<_> = ev.iter().map(|e| e.text().into_owned()).collect();
     assert_eq!(data, ["{\"a\":1}", "line1\nline2", "cr", "[DONE]"]);
-    assert_eq!(ev[0].event.as_deref(), Some("message_start"));
-    assert_eq!(ev[1].id.as_deref(), Some("7"));
+    assert_eq!(ev[0].event_name().as_deref(), Some("message_start"));
+    assert_eq!(ev[1].id.as_deref(), Some(&b"7"[..]));
     // The first two events complete in the third call, the last two in the fourth.
     let ts: Vec<_> = ev.iter().map(|e| e.timestamp_ns).collect();
     assert_eq!(ts, [3000, 3000, 4000, 4000]);

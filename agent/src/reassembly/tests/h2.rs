@@ -140,9 +140,9 @@ fn dynamic_table_reuse_and_multiplexing() {
     };
     let data: Vec<_> = ev
         .iter()
-        .map(|e| (e.data.as_str(), e.timestamp_ns))
+        .map(|e| (e.text().into_owned(), e.timestamp_ns))
         .collect();
-    assert_eq!(data, [("one", ts_of(8)), ("two", ts_of(10))]);
+    assert_eq!(data, [("one".into(), ts_of(8)), ("two".into(), ts_of(10))]);
 }
 
 #[test]

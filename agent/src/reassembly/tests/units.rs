@@ -70,9 +70,9 @@ fn sse_edge_cases() {
     assert_eq!(
         d,
         [
-            (None, "a".into(), None),
-            (Some("e".into()), "\n b".into(), None),
-            (None, "c".into(), None)
+            (None, Bytes::from("a"), None),
+            (Some(Bytes::from("e")), Bytes::from("\n b"), None),
+            (None, Bytes::from("c"), None)
         ]
     );
     let d2: Vec<_> = split.iter().map(|e| e.data.clone()).collect();
