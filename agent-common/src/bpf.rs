@@ -19,8 +19,16 @@ pub const COMM_LEN: usize = 16;
 pub const DEFAULT_CHUNK_SIZE: u32 = CHUNK_MAX as u32;
 /// Default maximum number of bytes captured from one TLS call.
 pub const DEFAULT_MAX_CAPTURE_PER_CALL: u64 = 8 * 1024 * 1024;
-/// Default ring-buffer size in bytes (a power of two multiple of the page size).
-pub const DEFAULT_RING_BYTES: u32 = 32 * 1024 * 1024;
+/// Default ring-buffer size in bytes (a power of two multiple of the page size). Twice the
+/// largest single call captured by default, so one maximal call always fits.
+pub const DEFAULT_RING_BYTES: u32 = 16 * 1024 * 1024;
+/// Chunk records are submitted without waking the reader until this many bytes wait in
+/// the ring; the reader also drains on a timer ([`RING_DRAIN_INTERVAL_MS`]). Saves an
+/// irq_work and a cross-CPU wakeup per TLS call, which the traced thread pays.
+pub const RING_WAKEUP_BYTES: u64 = 256 * 1024;
+/// How often the userspace reader drains the ring without being woken, in milliseconds:
+/// the longest a captured chunk waits in the ring when traffic is light.
+pub const RING_DRAIN_INTERVAL_MS: u64 = 10;
 
 /// Name of the ring-buffer map.
 pub const MAP_RING: &str = "EVENTS";

@@ -15,9 +15,10 @@ use agent_common::{
     CHUNK_CLASS_MEDIUM, CHUNK_CLASS_SMALL, CHUNK_MAX, CHUNKS_PER_TAIL_CALL, COMM_LEN,
     CaptureConfig, ChunkHeader, ChunkRecord, ConnClosed, ConnKey, ConnState, Continuation,
     Direction, Library, MAX_CHUNKS_PER_CALL, MAX_CONNS, MAX_PENDING, PendingCall, ProcessEvent,
-    chunk_flags, close_reason, counter, record_kind,
+    RING_WAKEUP_BYTES, chunk_flags, close_reason, counter, record_kind,
 };
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_ktime_get_ns, bpf_probe_read_user, generated::bpf_probe_read_user as read_user_raw,
@@ -413,7 +414,13 @@ fn emit<const N: usize>(header: &ChunkHeader, buf: u64, skip: u64, n: u64, last:
         read_user_raw(dst, len as u32, src) == 0
     };
     if ok {
-        entry.submit(0);
+        // Wake the reader only once enough is waiting; it also drains on a timer.
+        let flags = if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= RING_WAKEUP_BYTES {
+            BPF_RB_FORCE_WAKEUP as u64
+        } else {
+            BPF_RB_NO_WAKEUP as u64
+        };
+        entry.submit(flags);
         Emit::Delivered
     } else {
         entry.discard(0);

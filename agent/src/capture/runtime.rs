@@ -248,8 +248,14 @@ async fn read_ring(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut gaps = GapTracker::default();
+    // Chunks are submitted without a wakeup until `RING_WAKEUP_BYTES` wait (see
+    // agent-common), so light traffic is picked up by this tick instead.
+    let mut tick =
+        tokio::time::interval(Duration::from_millis(agent_common::RING_DRAIN_INTERVAL_MS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = tick.tick() => drain(fd.get_mut(), &tx, &disc_tx, &user, &mut gaps),
             _ = stop.changed() => {
                 // Drain what is already in the ring so the accounting adds up.
                 drain(fd.get_mut(), &tx, &disc_tx, &user, &mut gaps);
