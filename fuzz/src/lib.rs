@@ -19,7 +19,7 @@ fn chunk(dir: Direction, offset: u64, data: &[u8], ts: u64) -> CaptureEvent {
         process: ProcessInfo {
             pid: 1,
             tid: 1,
-            comm: String::new(),
+            comm: Default::default(),
             cgroup_id: 0,
         },
         library: Library::OpenSsl,

@@ -18,6 +18,82 @@ pub struct ConnId {
     pub start_ns: u64,
 }
 
+/// A process command name (`comm`): at most [`Comm::MAX`] bytes of UTF-8, stored inline so
+/// that carrying it with every chunk costs no allocation. Reads as a `&str`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Comm {
+    len: u8,
+    bytes: [u8; Comm::MAX],
+}
+
+impl Comm {
+    /// Longest name kept, in bytes (the kernel's `TASK_COMM_LEN` without its NUL).
+    pub const MAX: usize = 15;
+
+    /// `name`, cut to [`Comm::MAX`] bytes at a character boundary.
+    pub fn new(name: &str) -> Self {
+        let mut end = name.len().min(Self::MAX);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; Self::MAX];
+        bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
+        Self {
+            len: end as u8,
+            bytes,
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // `new` only stores whole characters of a `&str`.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Comm {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Comm {
+    fn from(name: &str) -> Self {
+        Self::new(name)
+    }
+}
+
+impl From<String> for Comm {
+    fn from(name: String) -> Self {
+        Self::new(&name)
+    }
+}
+
+impl PartialEq<str> for Comm {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Comm {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Process identity carried with every chunk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessInfo {
@@ -25,8 +101,8 @@ pub struct ProcessInfo {
     pub pid: u32,
     /// Thread id that made the TLS call.
     pub tid: u32,
-    /// Command name (`comm`), at most 15 bytes.
-    pub comm: String,
+    /// Command name (`comm`), at most 15 bytes, stored inline (no allocation per chunk).
+    pub comm: Comm,
     /// cgroup v2 id.
     pub cgroup_id: u64,
 }
@@ -82,4 +158,22 @@ pub enum CaptureEvent {
         /// Time of the exit.
         timestamp_ns: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Comm;
+
+    #[test]
+    fn comm_is_cut_at_a_character_boundary() {
+        assert_eq!(Comm::new("curl"), "curl");
+        assert_eq!(
+            Comm::new("a-very-long-process-name").as_str(),
+            "a-very-long-pro"
+        );
+        // 14 ASCII bytes then a 2-byte character: the character does not fit in 15 bytes.
+        assert_eq!(Comm::new("abcdefghijklmné").as_str(), "abcdefghijklmn");
+        assert_eq!(Comm::default().as_str(), "");
+        assert_eq!(format!("{:?}", Comm::new("node")), "\"node\"");
+    }
 }

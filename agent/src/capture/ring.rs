@@ -7,7 +7,7 @@ use agent_common::{
 };
 use bytes::Bytes;
 
-use super::event::{CaptureEvent, Chunk, ConnId, ProcessInfo};
+use super::event::{CaptureEvent, Chunk, Comm, ConnId, ProcessInfo};
 
 /// A record the kernel wrote that userspace could not decode (never expected; counted).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,9 +34,12 @@ fn read<T: Copy>(bytes: &[u8]) -> Option<T> {
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
-fn comm_string(comm: &[u8]) -> String {
+fn comm_string(comm: &[u8]) -> Comm {
     let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
-    String::from_utf8_lossy(&comm[..end]).into_owned()
+    match std::str::from_utf8(&comm[..end]) {
+        Ok(name) => Comm::new(name),
+        Err(_) => Comm::new(&String::from_utf8_lossy(&comm[..end])),
+    }
 }
 
 /// Decode one record.

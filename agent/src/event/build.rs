@@ -86,7 +86,7 @@ impl ExchangeMeta {
         let resp_headers = ex.response.as_ref().map(|r| &r.headers);
         ExchangeMeta {
             pid: ex.process.pid,
-            comm: ex.process.comm.clone(),
+            comm: ex.process.comm.to_string(),
             complete: ex.completeness.complete,
             incomplete_reasons: reasons,
             observed_at,

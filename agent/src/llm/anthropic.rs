@@ -314,8 +314,11 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
         }
         ResponseBody::Sse(events) => {
             for ev in events {
+                if !skim::needs_parse(&ev.data, STREAM_KEYS) {
+                    continue;
+                }
                 let text = ev.text();
-                if !text.trim().is_empty() && skim::needs_parse(&text, STREAM_KEYS) {
+                if !text.trim().is_empty() {
                     st.event(call, &text);
                 }
             }

@@ -291,6 +291,9 @@ const STREAM_KEYS: &[Key] = &[
 fn parse_stream(call: &mut LlmCall, events: &[SseEvent]) {
     let mut finished = false;
     for ev in events {
+        if call.response.model.is_some() && !skim::needs_parse(&ev.data, STREAM_KEYS) {
+            continue;
+        }
         let text = ev.text();
         let data = text.trim();
         if data.is_empty() {
@@ -298,9 +301,6 @@ fn parse_stream(call: &mut LlmCall, events: &[SseEvent]) {
         }
         if data == "[DONE]" {
             finished = true;
-            continue;
-        }
-        if call.response.model.is_some() && !skim::needs_parse(data, STREAM_KEYS) {
             continue;
         }
         let Some(chunk) = wire::parse::<WireResponse>(call, Side::Response, data) else {

@@ -31,43 +31,47 @@ pub(crate) struct Key {
     pub live: Live,
 }
 
-/// Whether `event` (one stream event's JSON text) must be fully parsed: it does not look
-/// like a JSON object, it contains a `\u` escape, or one of `keys` occurs with a live value.
-pub(crate) fn needs_parse(event: &str, keys: &[Key]) -> bool {
+/// Whether `event` (one stream event's JSON bytes, not yet checked as UTF-8) must be fully
+/// parsed: it does not look like a JSON object, it contains a `\u` escape, or one of `keys`
+/// occurs with a live value.
+pub(crate) fn needs_parse(event: &[u8], keys: &[Key]) -> bool {
     #[cfg(test)]
     if DISABLED.get() {
         return true;
     }
-    let b = event.trim_ascii().as_bytes();
+    let b = event.trim_ascii();
     if b.first() != Some(&b'{') || b.last() != Some(&b'}') {
         return true;
     }
+    let longest = keys.iter().map(|k| k.name.len()).max().unwrap_or(0);
     // One pass over colons and backslashes. Every key is followed by optional whitespace
-    // and a colon: look back from each colon.
+    // and a colon: look back from each colon for `"name"`.
     memchr::memchr2_iter(b':', b'\\', b).any(|colon| {
         if b[colon] == b'\\' {
             return b.get(colon + 1) == Some(&b'u');
         }
-        let Some(quote) = b[..colon].iter().rposition(|c| !c.is_ascii_whitespace()) else {
+        let Some(close) = b[..colon].iter().rposition(|c| !c.is_ascii_whitespace()) else {
             return false;
         };
-        if b[quote] != b'"' {
+        if b[close] != b'"' {
             return false;
         }
-        let before = &b[..quote];
+        let window = &b[close.saturating_sub(longest + 1)..close];
+        let Some(open) = window.iter().rposition(|&c| c == b'"') else {
+            return false;
+        };
+        let name = &window[open + 1..];
         keys.iter().any(|k| {
-            let name = k.name.as_bytes();
-            ends_with_quoted(before, name) && is_live(b[colon + 1..].trim_ascii_start(), k.live)
+            k.name.len() == name.len()
+                && bytes_eq(k.name.as_bytes(), name)
+                && is_live(b[colon + 1..].trim_ascii_start(), k.live)
         })
     })
 }
 
-/// Whether `b` ends with `"name` (the opening quote and the key's bytes). Compared from
-/// the end, byte by byte: most candidates differ in their last byte.
-fn ends_with_quoted(b: &[u8], name: &[u8]) -> bool {
-    b.len() > name.len()
-        && b[b.len() - name.len() - 1] == b'"'
-        && name.iter().rev().zip(b.iter().rev()).all(|(x, y)| x == y)
+/// Byte equality of two short slices of equal length, without a `memcmp` call.
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 #[cfg(test)]
@@ -84,7 +88,7 @@ fn is_live(value: &[u8], live: Live) -> bool {
             value.len() > v.len() + 1
                 && value[0] == b'"'
                 && value[v.len() + 1] == b'"'
-                && v.iter().zip(&value[1..]).all(|(x, y)| x == y)
+                && bytes_eq(v, &value[1..=v.len()])
         }),
     }
 }
@@ -112,7 +116,7 @@ mod tests {
             r#" {"a":"\"usage\": 1"} "#,
             r#"{"a":"type","b":"message_stop"}"#,
         ] {
-            assert!(!needs_parse(ev, KEYS), "{ev}");
+            assert!(!needs_parse(ev.as_bytes(), KEYS), "{ev}");
         }
     }
 
@@ -129,7 +133,7 @@ mod tests {
             "[DONE]",
             "",
         ] {
-            assert!(needs_parse(ev, KEYS), "{ev}");
+            assert!(needs_parse(ev.as_bytes(), KEYS), "{ev}");
         }
     }
 }
