@@ -7,11 +7,10 @@
 //! not validated beyond its braces; every event a parser could learn from is fully parsed).
 //!
 //! Why it is exact for valid JSON: an object key equal to `usage` is written as the bytes
-//! `"usage"` unless it uses `\u` escapes (no other escape can spell a letter), and every key
-//! is followed by optional whitespace and a colon. The scan looks back from every colon, so
-//! it sees every key; an escaped quote in a string is preceded by a backslash and never
-//! matches a key's closing quote. Events containing `\u` anywhere are always parsed. Text
-//! that merely looks like a key (`"content":"usage: 1"`) only costs a full parse.
+//! `"usage"` unless it uses `\u` escapes (no other escape can spell a letter). The scan
+//! tokenises strings (honouring `\"`), so the string closed last before a colon outside any
+//! string is that member's key; every key is checked, and text that merely looks like a key
+//! (`"content":"usage: 1"`) is not one. Events with a `\u` escape are always parsed.
 
 /// What a key's value must look like for the parser to learn something from it.
 #[derive(Clone, Copy, Debug)]
@@ -43,30 +42,43 @@ pub(crate) fn needs_parse(event: &[u8], keys: &[Key]) -> bool {
     if b.first() != Some(&b'{') || b.last() != Some(&b'}') {
         return true;
     }
-    let longest = keys.iter().map(|k| k.name.len()).max().unwrap_or(0);
-    // One pass over colons and backslashes. Every key is followed by optional whitespace
-    // and a colon: look back from each colon for `"name"`.
-    memchr::memchr2_iter(b':', b'\\', b).any(|colon| {
-        if b[colon] == b'\\' {
-            return b.get(colon + 1) == Some(&b'u');
+    // One forward pass that tokenises strings (so it knows which string is a key: the last
+    // one closed before a colon) and looks at nothing else.
+    let mut last = 0..0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                loop {
+                    match b.get(j) {
+                        None => return true,
+                        Some(b'"') => break,
+                        Some(b'\\') if b.get(j + 1) == Some(&b'u') => return true,
+                        Some(b'\\') => j += 2,
+                        Some(_) => j += 1,
+                    }
+                }
+                last = start..j;
+                i = j + 1;
+            }
+            b':' => {
+                let name = &b[last.clone()];
+                let value = b[i + 1..].trim_ascii_start();
+                if keys.iter().any(|k| {
+                    k.name.len() == name.len()
+                        && bytes_eq(k.name.as_bytes(), name)
+                        && is_live(value, k.live)
+                }) {
+                    return true;
+                }
+                i += 1;
+            }
+            _ => i += 1,
         }
-        let Some(close) = b[..colon].iter().rposition(|c| !c.is_ascii_whitespace()) else {
-            return false;
-        };
-        if b[close] != b'"' {
-            return false;
-        }
-        let window = &b[close.saturating_sub(longest + 1)..close];
-        let Some(open) = window.iter().rposition(|&c| c == b'"') else {
-            return false;
-        };
-        let name = &window[open + 1..];
-        keys.iter().any(|k| {
-            k.name.len() == name.len()
-                && bytes_eq(k.name.as_bytes(), name)
-                && is_live(b[colon + 1..].trim_ascii_start(), k.live)
-        })
-    })
+    }
+    false
 }
 
 /// Byte equality of two short slices of equal length, without a `memcmp` call.
