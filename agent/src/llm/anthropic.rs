@@ -11,11 +11,12 @@ use serde_json::value::RawValue;
 
 use super::call::{LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
-use super::skim::{self, Key, Live};
+use super::skim::{self, Key, KeySet, Live};
 use super::wire::{
     self, CacheMarked, Count, Flag, SegmentAt, Segments, Side, Str, WireCacheControl,
 };
 use crate::reassembly::exchange::{Response, ResponseBody};
+use std::sync::LazyLock;
 
 #[derive(Deserialize)]
 struct WireRequest<'a> {
@@ -276,7 +277,8 @@ impl Stream {
 /// Every key [`Stream::apply`] reads, at any depth (`delta.stop_reason`, `message.usage`);
 /// a stream event with none of them (a content delta, a ping) changes nothing and is
 /// skimmed, not parsed.
-const STREAM_KEYS: &[Key] = &[
+static STREAM_KEYS: LazyLock<KeySet> = LazyLock::new(|| KeySet::new(STREAM_KEY_LIST));
+const STREAM_KEY_LIST: &[Key] = &[
     Key {
         name: "type",
         live: Live::OneOf(&["message_stop", "error"]),
@@ -314,7 +316,7 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
         }
         ResponseBody::Sse(events) => {
             for ev in events {
-                if !skim::needs_parse(&ev.data, STREAM_KEYS) {
+                if !skim::needs_parse(&ev.data, &STREAM_KEYS) {
                     continue;
                 }
                 let text = ev.text();

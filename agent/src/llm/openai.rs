@@ -10,9 +10,10 @@ use serde_json::value::RawValue;
 
 use super::call::{Api, LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
-use super::skim::{self, Key, Live};
+use super::skim::{self, Key, KeySet, Live};
 use super::wire::{self, Count, Flag, Segments, Side, Str, at};
 use crate::reassembly::exchange::{Response, ResponseBody, SseEvent};
+use std::sync::LazyLock;
 
 #[derive(Deserialize)]
 struct WireRequest<'a> {
@@ -249,7 +250,8 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
 
 /// Every key [`apply`] reads besides `model`; a stream chunk with none of them (a content
 /// delta) changes nothing once the model is known, and is skimmed, not parsed.
-const STREAM_KEYS: &[Key] = &[
+static STREAM_KEYS: LazyLock<KeySet> = LazyLock::new(|| KeySet::new(STREAM_KEY_LIST));
+const STREAM_KEY_LIST: &[Key] = &[
     Key {
         name: "finish_reason",
         live: Live::NonNull,
@@ -291,7 +293,7 @@ const STREAM_KEYS: &[Key] = &[
 fn parse_stream(call: &mut LlmCall, events: &[SseEvent]) {
     let mut finished = false;
     for ev in events {
-        if call.response.model.is_some() && !skim::needs_parse(&ev.data, STREAM_KEYS) {
+        if call.response.model.is_some() && !skim::needs_parse(&ev.data, &STREAM_KEYS) {
             continue;
         }
         let text = ev.text();

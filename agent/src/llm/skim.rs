@@ -7,10 +7,16 @@
 //! not validated beyond its braces; every event a parser could learn from is fully parsed).
 //!
 //! Why it is exact for valid JSON: an object key equal to `usage` is written as the bytes
-//! `"usage"` unless it uses `\u` escapes (no other escape can spell a letter). The scan
-//! tokenises strings (honouring `\"`), so the string closed last before a colon outside any
-//! string is that member's key; every key is checked, and text that merely looks like a key
-//! (`"content":"usage: 1"`) is not one. Events with a `\u` escape are always parsed.
+//! `"usage"` unless it uses `\u` escapes (no other escape can spell a letter), so events with
+//! a `\u` escape are always parsed and the others are searched for the quoted names (one SIMD
+//! multi-pattern pass, aho-corasick's Teddy). Inside a string every quote is escaped, so
+//! `"usage"` cannot match there; a match is a key exactly when a colon follows it (a string
+//! *value* equal to a name is followed by `,`, `}` or `]`).
+
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, MatchKind, packed};
+use memchr::memmem::Finder;
 
 /// What a key's value must look like for the parser to learn something from it.
 #[derive(Clone, Copy, Debug)]
@@ -30,10 +36,44 @@ pub(crate) struct Key {
     pub live: Live,
 }
 
+/// The keys one provider parser reads, compiled into a searcher.
+pub(crate) struct KeySet {
+    keys: &'static [Key],
+    /// Teddy (SIMD) where the CPU has it.
+    packed: Option<packed::Searcher>,
+    /// The same search without SIMD.
+    quoted: AhoCorasick,
+}
+
+impl KeySet {
+    /// Compiles `keys` (names must be plain ASCII identifiers).
+    pub(crate) fn new(keys: &'static [Key]) -> Self {
+        let patterns: Vec<String> = keys.iter().map(|k| format!("\"{}\"", k.name)).collect();
+        Self {
+            keys,
+            packed: packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(&patterns)
+                .build(),
+            // Leftmost-first lets aho-corasick use its SIMD searcher. Matches cannot overlap
+            // in valid JSON: a closing quote is followed by `:`, `,`, `}`, `]` or space,
+            // never by the opening quote of another name. Fixed ASCII patterns from the
+            // source: building cannot fail.
+            quoted: AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&patterns)
+                .unwrap_or_else(|e| unreachable!("{e}")),
+        }
+    }
+}
+
+static UNICODE_ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
+
 /// Whether `event` (one stream event's JSON bytes, not yet checked as UTF-8) must be fully
-/// parsed: it does not look like a JSON object, it contains a `\u` escape, or one of `keys`
-/// occurs with a live value.
-pub(crate) fn needs_parse(event: &[u8], keys: &[Key]) -> bool {
+/// parsed: it does not look like a JSON object, it contains a `\u` escape, or one of the
+/// keys occurs with a live value.
+pub(crate) fn needs_parse(event: &[u8], keys: &KeySet) -> bool {
     #[cfg(test)]
     if DISABLED.get() {
         return true;
@@ -42,43 +82,20 @@ pub(crate) fn needs_parse(event: &[u8], keys: &[Key]) -> bool {
     if b.first() != Some(&b'{') || b.last() != Some(&b'}') {
         return true;
     }
-    // One forward pass that tokenises strings (so it knows which string is a key: the last
-    // one closed before a colon) and looks at nothing else.
-    let mut last = 0..0;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                let start = i + 1;
-                let mut j = start;
-                loop {
-                    match b.get(j) {
-                        None => return true,
-                        Some(b'"') => break,
-                        Some(b'\\') if b.get(j + 1) == Some(&b'u') => return true,
-                        Some(b'\\') => j += 2,
-                        Some(_) => j += 1,
-                    }
-                }
-                last = start..j;
-                i = j + 1;
-            }
-            b':' => {
-                let name = &b[last.clone()];
-                let value = b[i + 1..].trim_ascii_start();
-                if keys.iter().any(|k| {
-                    k.name.len() == name.len()
-                        && bytes_eq(k.name.as_bytes(), name)
-                        && is_live(value, k.live)
-                }) {
-                    return true;
-                }
-                i += 1;
-            }
-            _ => i += 1,
-        }
+    if UNICODE_ESCAPE.find(b).is_some() {
+        return true;
     }
-    false
+    let live = |pattern: aho_corasick::PatternID, end: usize| {
+        let key = &keys.keys[pattern.as_usize()];
+        b[end..]
+            .trim_ascii_start()
+            .strip_prefix(b":")
+            .is_some_and(|value| is_live(value.trim_ascii_start(), key.live))
+    };
+    match &keys.packed {
+        Some(s) => s.find_iter(b).any(|m| live(m.pattern(), m.end())),
+        None => keys.quoted.find_iter(b).any(|m| live(m.pattern(), m.end())),
+    }
 }
 
 /// Byte equality of two short slices of equal length, without a `memcmp` call.
@@ -109,7 +126,8 @@ fn is_live(value: &[u8], live: Live) -> bool {
 mod tests {
     use super::*;
 
-    const KEYS: &[Key] = &[
+    static KEYS: LazyLock<KeySet> = LazyLock::new(|| KeySet::new(LIST));
+    const LIST: &[Key] = &[
         Key {
             name: "usage",
             live: Live::NonNull,
@@ -120,6 +138,14 @@ mod tests {
         },
     ];
 
+    /// The same key set without the SIMD searcher, as on a CPU without SSSE3.
+    fn scalar() -> KeySet {
+        KeySet {
+            packed: None,
+            ..KeySet::new(LIST)
+        }
+    }
+
     #[test]
     fn content_deltas_are_skimmed() {
         for ev in [
@@ -128,7 +154,8 @@ mod tests {
             r#" {"a":"\"usage\": 1"} "#,
             r#"{"a":"type","b":"message_stop"}"#,
         ] {
-            assert!(!needs_parse(ev.as_bytes(), KEYS), "{ev}");
+            assert!(!needs_parse(ev.as_bytes(), &KEYS), "{ev}");
+            assert!(!needs_parse(ev.as_bytes(), &scalar()), "{ev}");
         }
     }
 
@@ -145,7 +172,8 @@ mod tests {
             "[DONE]",
             "",
         ] {
-            assert!(needs_parse(ev.as_bytes(), KEYS), "{ev}");
+            assert!(needs_parse(ev.as_bytes(), &KEYS), "{ev}");
+            assert!(needs_parse(ev.as_bytes(), &scalar()), "{ev}");
         }
     }
 }
