@@ -195,12 +195,18 @@ impl Default for H1Conn {
     }
 }
 
+/// Whether the head is complete: `\n\n` or `\r\n\r\n` occurs in `buf` at or after `*scan - 3`
+/// (bytes before were searched by earlier calls). Stops at the first blank line, so a body
+/// that arrived with its head is not scanned.
 fn find_head_end(buf: &[u8], scan: &mut usize) -> bool {
     let from = scan.saturating_sub(3);
-    let hay = &buf[from..];
-    let found = hay.windows(2).any(|w| w == b"\n\n") || hay.windows(4).any(|w| w == b"\r\n\r\n");
     *scan = buf.len();
-    found
+    memchr::memchr_iter(b'\n', &buf[from..]).any(|i| {
+        let i = from + i;
+        let next = &buf[i + 1..];
+        next.first() == Some(&b'\n')
+            || (next.starts_with(b"\r\n") && i > from && buf[i - 1] == b'\r')
+    })
 }
 
 /// Finds the start of a plausible request line (egress) or status line (ingress).
@@ -674,5 +680,33 @@ impl H1Conn {
         self.answered = 0;
         self.req = Dir::new();
         self.resp = Dir::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_head_end;
+
+    /// Fed in every split, the incremental search agrees with a whole-buffer search.
+    #[test]
+    fn head_end_is_found_across_any_split() {
+        let naive =
+            |b: &[u8]| b.windows(2).any(|w| w == b"\n\n") || b.windows(4).any(|w| w == b"\r\n\r\n");
+        for input in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody\n\nmore"[..],
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\rx\n",
+            b"HTTP/1.1 200 OK\r\nA: b\n\r\n",
+            b"\r\n\r\n",
+            b"no end\r\n",
+        ] {
+            for cut in 0..=input.len() {
+                let mut scan = 0;
+                let first = find_head_end(&input[..cut], &mut scan);
+                let both = first || find_head_end(input, &mut scan);
+                assert_eq!(both, naive(input), "{input:?} cut at {cut}");
+                assert_eq!(first, naive(&input[..cut]), "{input:?} cut at {cut}");
+            }
+        }
     }
 }
