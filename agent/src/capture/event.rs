@@ -64,12 +64,6 @@ impl From<&str> for Comm {
     }
 }
 
-impl From<String> for Comm {
-    fn from(name: String) -> Self {
-        Self::new(&name)
-    }
-}
-
 impl PartialEq<str> for Comm {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other

@@ -34,12 +34,9 @@ fn read<T: Copy>(bytes: &[u8]) -> Option<T> {
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
-fn comm_string(comm: &[u8]) -> Comm {
+fn comm_name(comm: &[u8]) -> Comm {
     let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
-    match std::str::from_utf8(&comm[..end]) {
-        Ok(name) => Comm::new(name),
-        Err(_) => Comm::new(&String::from_utf8_lossy(&comm[..end])),
-    }
+    Comm::new(&String::from_utf8_lossy(&comm[..end]))
 }
 
 /// Decode one record.
@@ -71,7 +68,7 @@ pub fn decode(bytes: &[u8]) -> Result<CaptureEvent, DecodeError> {
                 process: ProcessInfo {
                     pid: h.tgid,
                     tid: h.tid,
-                    comm: comm_string(&h.comm),
+                    comm: comm_name(&h.comm),
                     cgroup_id: h.cgroup_id,
                 },
                 library: if h.library == Library::GnuTls as u8 {

@@ -56,10 +56,9 @@ impl KeySet {
                 .builder()
                 .extend(&patterns)
                 .build(),
-            // Leftmost-first lets aho-corasick use its SIMD searcher. Matches cannot overlap
-            // in valid JSON: a closing quote is followed by `:`, `,`, `}`, `]` or space,
-            // never by the opening quote of another name. Fixed ASCII patterns from the
-            // source: building cannot fail.
+            // Leftmost-first (non-overlapping) matches miss nothing in valid JSON: a closing
+            // quote is followed by `:`, `,`, `}`, `]` or space, never by the opening quote of
+            // another name. Fixed ASCII patterns from the source: building cannot fail.
             quoted: AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostFirst)
                 .build(&patterns)
@@ -98,11 +97,6 @@ pub(crate) fn needs_parse(event: &[u8], keys: &KeySet) -> bool {
     }
 }
 
-/// Byte equality of two short slices of equal length, without a `memcmp` call.
-fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    a.iter().zip(b).all(|(x, y)| x == y)
-}
-
 #[cfg(test)]
 thread_local! {
     /// Tests turn skimming off to compare against parsing every event.
@@ -113,11 +107,10 @@ fn is_live(value: &[u8], live: Live) -> bool {
     match live {
         Live::NonNull => !value.starts_with(b"null"),
         Live::OneOf(values) => values.iter().any(|v| {
-            let v = v.as_bytes();
-            value.len() > v.len() + 1
-                && value[0] == b'"'
-                && value[v.len() + 1] == b'"'
-                && bytes_eq(v, &value[1..=v.len()])
+            value
+                .strip_prefix(b"\"")
+                .and_then(|rest| rest.strip_prefix(v.as_bytes()))
+                .is_some_and(|rest| rest.first() == Some(&b'"'))
         }),
     }
 }

@@ -147,7 +147,7 @@ impl SseParser {
             b"event" => self.event.set(value),
             b"data" => {
                 let extra = usize::from(self.has_data) + value.len();
-                self.reserve(extra);
+                reserve(&mut self.arena, extra);
                 if self.has_data {
                     self.arena.extend_from_slice(b"\n");
                 }
@@ -162,21 +162,12 @@ impl SseParser {
         }
     }
 
-    /// Makes room for `extra` more bytes, a whole block at a time.
-    fn reserve(&mut self, extra: usize) {
-        if self.arena.capacity() - self.arena.len() < extra {
-            self.arena.reserve(extra.max(ARENA_BLOCK));
-        }
-    }
-
     fn dispatch(&mut self, ts: u64) {
-        let event = std::mem::take(&mut self.event);
-        let id = std::mem::take(&mut self.id);
         if self.has_data {
             self.has_data = false;
             let data = self.arena.split().freeze();
-            let event = self.split_field(&event);
-            let id = self.split_field(&id);
+            let event = self.event.split_into(&mut self.arena);
+            let id = self.id.split_into(&mut self.arena);
             self.events.push(SseEvent {
                 event,
                 data,
@@ -184,16 +175,15 @@ impl SseParser {
                 timestamp_ns: ts,
             });
         }
-        self.event = event.cleared();
-        self.id = id.cleared();
+        self.event.clear();
+        self.id.clear();
     }
+}
 
-    fn split_field(&mut self, f: &Field) -> Option<Bytes> {
-        f.set.then(|| {
-            self.reserve(f.buf.len());
-            self.arena.extend_from_slice(&f.buf);
-            self.arena.split().freeze()
-        })
+/// Makes room in `arena` for `extra` more bytes, a whole block at a time.
+fn reserve(arena: &mut BytesMut, extra: usize) {
+    if arena.capacity() - arena.len() < extra {
+        arena.reserve(extra.max(ARENA_BLOCK));
     }
 }
 
@@ -211,10 +201,18 @@ impl Field {
         self.set = true;
     }
 
-    fn cleared(mut self) -> Self {
+    fn clear(&mut self) {
         self.buf.clear();
         self.set = false;
-        self
+    }
+
+    /// The value as a slice of `arena` (copied to its end), if the field was set.
+    fn split_into(&self, arena: &mut BytesMut) -> Option<Bytes> {
+        self.set.then(|| {
+            reserve(arena, self.buf.len());
+            arena.extend_from_slice(&self.buf);
+            arena.split().freeze()
+        })
     }
 }
 
