@@ -77,18 +77,20 @@ fn headers(pairs: &[(&str, &str)]) -> Headers {
 }
 
 fn sse(events: &[(Option<&str>, Value)]) -> ResponseBody {
-    ResponseBody::Sse(
-        events
-            .iter()
-            .enumerate()
-            .map(|(i, (ev, data))| SseEvent {
-                event: ev.map(|e| bytes::Bytes::copy_from_slice(e.as_bytes())),
-                data: data.to_string().into(),
-                id: None,
-                timestamp_ns: 2_000_000 + i as u64 * 1_000_000,
-            })
-            .collect(),
-    )
+    ResponseBody::Sse(sse_list(events).into_iter().collect())
+}
+
+fn sse_list(events: &[(Option<&str>, Value)]) -> Vec<SseEvent> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, (ev, data))| SseEvent {
+            event: ev.map(|e| bytes::Bytes::copy_from_slice(e.as_bytes())),
+            data: data.to_string().into(),
+            id: None,
+            timestamp_ns: 2_000_000 + i as u64 * 1_000_000,
+        })
+        .collect()
 }
 
 fn exchange(
@@ -185,14 +187,15 @@ fn openai(stream: bool) -> Exchange {
             chunk(json!({}), json!("stop"), Value::Null),
             chunk(Value::Null, Value::Null, usage),
         ];
-        let mut body = sse(&events);
-        if let ResponseBody::Sse(v) = &mut body {
-            v.push(SseEvent {
-                data: "[DONE]".into(),
-                ..SseEvent::default()
-            });
-        }
-        ("text/event-stream", body)
+        let mut list = sse_list(&events);
+        list.push(SseEvent {
+            data: "[DONE]".into(),
+            ..SseEvent::default()
+        });
+        (
+            "text/event-stream",
+            ResponseBody::Sse(list.into_iter().collect()),
+        )
     } else {
         let b = json!({"id": "chatcmpl-c", "object": "chat.completion",
                        "model": "gpt-4o-mini-2024-07-18",

@@ -315,8 +315,9 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
             }
         }
         ResponseBody::Sse(events) => {
-            for ev in events {
-                if !skim::needs_parse(&ev.data, &STREAM_KEYS) {
+            let parse = skim::events_to_parse(events, &STREAM_KEYS);
+            for (ev, parse) in events.iter().zip(parse) {
+                if !parse {
                     continue;
                 }
                 let text = ev.text();

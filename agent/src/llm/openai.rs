@@ -12,7 +12,7 @@ use super::call::{Api, LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
 use super::skim::{self, Key, KeySet, Live};
 use super::wire::{self, Count, Flag, Segments, Side, Str, at};
-use crate::reassembly::exchange::{Response, ResponseBody, SseEvent};
+use crate::reassembly::exchange::{Response, ResponseBody, SseEvents};
 use std::sync::LazyLock;
 
 #[derive(Deserialize)]
@@ -290,10 +290,11 @@ const STREAM_KEY_LIST: &[Key] = &[
     },
 ];
 
-fn parse_stream(call: &mut LlmCall, events: &[SseEvent]) {
+fn parse_stream(call: &mut LlmCall, events: &SseEvents) {
     let mut finished = false;
-    for ev in events {
-        if call.response.model.is_some() && !skim::needs_parse(&ev.data, &STREAM_KEYS) {
+    let parse = skim::events_to_parse(events, &STREAM_KEYS);
+    for (ev, parse) in events.iter().zip(parse) {
+        if call.response.model.is_some() && !parse {
             continue;
         }
         let text = ev.text();

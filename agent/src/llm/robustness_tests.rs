@@ -366,7 +366,12 @@ fn skimming_stream_events_changes_no_result() {
                 ..SseEvent::default()
             })
             .collect();
-        let exchange = ex(host, path, req, ResponseBody::Sse(events));
+        let exchange = ex(
+            host,
+            path,
+            req,
+            ResponseBody::Sse(events.into_iter().collect()),
+        );
         let skimmed = call_of(analyze(&exchange, &cfg));
         skim::DISABLED.set(true);
         let parsed = call_of(analyze(&exchange, &cfg));

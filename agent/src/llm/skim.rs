@@ -13,10 +13,13 @@
 //! `"usage"` cannot match there; a match is a key exactly when a colon follows it (a string
 //! *value* equal to a name is followed by `,`, `}` or `]`).
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, MatchKind, packed};
 use memchr::memmem::Finder;
+
+use crate::reassembly::exchange::SseEvents;
 
 /// What a key's value must look like for the parser to learn something from it.
 #[derive(Clone, Copy, Debug)]
@@ -69,31 +72,103 @@ impl KeySet {
 
 static UNICODE_ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
 
-/// Whether `event` (one stream event's JSON bytes, not yet checked as UTF-8) must be fully
-/// parsed: it does not look like a JSON object, it contains a `\u` escape, or one of the
-/// keys occurs with a live value.
-pub(crate) fn needs_parse(event: &[u8], keys: &KeySet) -> bool {
+/// For each event of `events`, whether it must be fully parsed: its data does not look like
+/// a JSON object, contains a `\u` escape, or has one of the keys with a live value.
+///
+/// One search over the stream's whole buffer, not one per event (a per-call search setup
+/// cost as much as the search itself on events of ~100 bytes). A match is attributed to the
+/// event whose data it starts in. No match can straddle an object event's edge: patterns
+/// are a quoted name or `\u`, and an object's data starts with `{` and ends with `}` (plus
+/// whitespace), bytes no pattern contains; matches outside any data (`event:` values) are
+/// ignored.
+pub(crate) fn events_to_parse(events: &SseEvents, keys: &KeySet) -> Vec<bool> {
+    let buf = events.buffer();
+    let ranges: Vec<Range<usize>> = events.data_ranges().collect();
     #[cfg(test)]
     if DISABLED.get() {
-        return true;
+        return vec![true; ranges.len()];
     }
-    let b = event.trim_ascii();
-    if b.first() != Some(&b'{') || b.last() != Some(&b'}') {
-        return true;
+    let mut parse: Vec<bool> = ranges.iter().map(|r| !is_object(&buf[r.clone()])).collect();
+    let mut owner = Owner::new(&ranges);
+    for pos in UNICODE_ESCAPE.find_iter(buf) {
+        if let Some(i) = owner.at(pos) {
+            parse[i] = true;
+        }
     }
-    if UNICODE_ESCAPE.find(b).is_some() {
+    let mut owner = Owner::new(&ranges);
+    let mut on_match = |pattern: aho_corasick::PatternID, start: usize, end: usize| {
+        if let Some(i) = owner.at(start)
+            && !parse[i]
+            && end <= ranges[i].end
+            && is_live_key(&buf[end..ranges[i].end], &keys.keys[pattern.as_usize()])
+        {
+            parse[i] = true;
+        }
+    };
+    match &keys.packed {
+        Some(s) => s
+            .find_iter(buf)
+            .for_each(|m| on_match(m.pattern(), m.start(), m.end())),
+        None => keys
+            .quoted
+            .find_iter(buf)
+            .for_each(|m| on_match(m.pattern(), m.start(), m.end())),
+    }
+    parse
+}
+
+/// Which event's data a position is in, for positions given in increasing order.
+struct Owner<'r> {
+    ranges: &'r [Range<usize>],
+    next: usize,
+}
+
+impl<'r> Owner<'r> {
+    fn new(ranges: &'r [Range<usize>]) -> Self {
+        Self { ranges, next: 0 }
+    }
+
+    fn at(&mut self, pos: usize) -> Option<usize> {
+        while self.ranges.get(self.next).is_some_and(|r| r.end <= pos) {
+            self.next += 1;
+        }
+        self.ranges
+            .get(self.next)
+            .is_some_and(|r| r.start <= pos)
+            .then_some(self.next)
+    }
+}
+
+fn is_object(data: &[u8]) -> bool {
+    let b = data.trim_ascii();
+    b.first() == Some(&b'{') && b.last() == Some(&b'}')
+}
+
+/// Whether the bytes after a quoted key name (up to the end of its event) are a colon and
+/// a value the parser learns from.
+fn is_live_key(after: &[u8], key: &Key) -> bool {
+    after
+        .trim_ascii_start()
+        .strip_prefix(b":")
+        .is_some_and(|value| is_live(value.trim_ascii_start(), key.live))
+}
+
+/// The same decision for one event on its own: the reference the batched search is tested
+/// against.
+#[cfg(test)]
+pub(crate) fn needs_parse(event: &[u8], keys: &KeySet) -> bool {
+    if !is_object(event) || UNICODE_ESCAPE.find(event).is_some() {
         return true;
     }
     let live = |pattern: aho_corasick::PatternID, end: usize| {
-        let key = &keys.keys[pattern.as_usize()];
-        b[end..]
-            .trim_ascii_start()
-            .strip_prefix(b":")
-            .is_some_and(|value| is_live(value.trim_ascii_start(), key.live))
+        is_live_key(&event[end..], &keys.keys[pattern.as_usize()])
     };
     match &keys.packed {
-        Some(s) => s.find_iter(b).any(|m| live(m.pattern(), m.end())),
-        None => keys.quoted.find_iter(b).any(|m| live(m.pattern(), m.end())),
+        Some(s) => s.find_iter(event).any(|m| live(m.pattern(), m.end())),
+        None => keys
+            .quoted
+            .find_iter(event)
+            .any(|m| live(m.pattern(), m.end())),
     }
 }
 
@@ -117,7 +192,10 @@ fn is_live(value: &[u8], live: Live) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
+    use crate::reassembly::exchange::SseEvent;
 
     static KEYS: LazyLock<KeySet> = LazyLock::new(|| KeySet::new(LIST));
     const LIST: &[Key] = &[
@@ -167,6 +245,54 @@ mod tests {
         ] {
             assert!(needs_parse(ev.as_bytes(), &KEYS), "{ev}");
             assert!(needs_parse(ev.as_bytes(), &scalar()), "{ev}");
+        }
+    }
+
+    /// The batched search over a whole stream decides every event as the per-event search
+    /// does, whatever sits between the events' data in the buffer (here: `event:` values
+    /// that contain key names).
+    #[test]
+    fn one_search_over_the_stream_decides_like_one_per_event() {
+        let pool = [
+            r#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#,
+            r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"usage"}}"#,
+            r#" {"a":"\"usage\": 1"} "#,
+            r#"{"usage":{"prompt_tokens":1}}"#,
+            r#"{"x":{"usage" : 3}}"#,
+            r#"{"type": "message_stop"}"#,
+            r#"{"a":"\u00e9"}"#,
+            r#"{"usage":{}"#,
+            r#"x"usa"#,
+            r#"ge": 1}"#,
+            "\\",
+            "u",
+            "[DONE]",
+            "",
+        ];
+        let names = [r#""usage": 1"#, r#""type":"error"#, "\\", "message_stop"];
+        let mut rng = fastrand::Rng::with_seed(5);
+        let scalar = scalar();
+        for _ in 0..2000 {
+            let picked: Vec<&str> = (0..rng.usize(0..8))
+                .map(|_| pool[rng.usize(..pool.len())])
+                .collect();
+            let stream: SseEvents = picked
+                .iter()
+                .map(|d| SseEvent {
+                    event: rng
+                        .bool()
+                        .then(|| Bytes::from_static(names[rng.usize(..names.len())].as_bytes())),
+                    data: Bytes::copy_from_slice(d.as_bytes()),
+                    ..SseEvent::default()
+                })
+                .collect();
+            for keys in [&*KEYS, &scalar] {
+                let one_by_one: Vec<bool> = picked
+                    .iter()
+                    .map(|d| needs_parse(d.as_bytes(), keys))
+                    .collect();
+                assert_eq!(events_to_parse(&stream, keys), one_by_one, "{picked:?}");
+            }
         }
     }
 }

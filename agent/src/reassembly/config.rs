@@ -52,7 +52,15 @@ pub enum ConfigError {
         /// Configured connection bound.
         conn: usize,
     },
+    /// `max_decompressed_bytes` is over [`MAX_BODY_BYTES`].
+    #[error(
+        "reassembly.max_decompressed_bytes ({0}) exceeds 1 GiB ({MAX_BODY_BYTES}); no LLM body needs more"
+    )]
+    BodyOverLimit(usize),
 }
+
+/// Largest allowed `max_decompressed_bytes`: bodies are indexed with 32-bit offsets.
+pub const MAX_BODY_BYTES: usize = 1 << 30;
 
 impl ReassemblyConfig {
     /// Checks that every bound is usable.
@@ -67,6 +75,9 @@ impl ReassemblyConfig {
         ];
         if let Some((name, _)) = zero.iter().find(|(_, z)| *z) {
             return Err(ConfigError::Zero(name));
+        }
+        if self.max_decompressed_bytes > MAX_BODY_BYTES {
+            return Err(ConfigError::BodyOverLimit(self.max_decompressed_bytes));
         }
         if self.max_header_bytes > self.max_conn_buffer_bytes {
             return Err(ConfigError::HeaderOverConn {

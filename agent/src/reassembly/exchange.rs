@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 
+pub use super::sse_events::{SseEvent, SseEventRef, SseEvents};
 use crate::capture::event::{ConnId, ProcessInfo};
 
 /// HTTP version the exchange was carried over.
@@ -53,33 +54,6 @@ pub struct Request {
     pub body: Bytes,
 }
 
-/// One server-sent event. Fields are byte slices of one shared per-stream buffer (no
-/// allocation per event); [`SseEvent::text`] gives the data as UTF-8.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SseEvent {
-    /// `event:` field, if any (bytes as sent).
-    pub event: Option<Bytes>,
-    /// `data:` lines joined with `\n` (bytes as sent, not necessarily UTF-8).
-    pub data: Bytes,
-    /// `id:` field, if any (bytes as sent).
-    pub id: Option<Bytes>,
-    /// Timestamp (kernel monotonic ns) of the chunk that completed the event.
-    pub timestamp_ns: u64,
-}
-
-impl SseEvent {
-    /// The data as text: borrowed when it is valid UTF-8 (the normal case), otherwise a
-    /// lossy copy with U+FFFD for invalid sequences.
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        utf8_or_lossy(&self.data)
-    }
-
-    /// The `event:` field as text, if any.
-    pub fn event_name(&self) -> Option<std::borrow::Cow<'_, str>> {
-        self.event.as_deref().map(utf8_or_lossy)
-    }
-}
-
 /// `bytes` as `&str` without copying when valid, else a lossy copy. `std::str::from_utf8`
 /// validates ASCII a word at a time; `String::from_utf8_lossy` walks byte by byte.
 pub fn utf8_or_lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -117,7 +91,7 @@ pub enum ResponseBody {
     /// A plain body (decoded).
     Full(Bytes),
     /// `text/event-stream`.
-    Sse(Vec<SseEvent>),
+    Sse(SseEvents),
     /// `application/x-ndjson` or other newline-delimited JSON.
     NdJson(Vec<JsonLine>),
     /// `application/vnd.amazon.eventstream`.

@@ -13,6 +13,7 @@ pub mod http1;
 pub mod http2;
 pub mod partial;
 pub mod sse;
+pub mod sse_events;
 pub mod stream;
 #[cfg(test)]
 mod tests;

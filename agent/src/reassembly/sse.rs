@@ -6,9 +6,10 @@
 //! transfer or content decoding (done before bytes get here) or size bounds (the body
 //! pipeline bounds the bytes fed in, which bounds everything held here).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::exchange::{JsonLine, SseEvent};
+use super::exchange::JsonLine;
+use super::sse_events::{Slot, Span, SseEvents};
 
 /// Splits bytes into lines ended by CRLF, LF or CR, holding a partial line between calls.
 #[derive(Debug, Default)]
@@ -56,24 +57,22 @@ impl LineSplitter {
     }
 }
 
-/// Bytes reserved at a time for event data: events are slices of these blocks, so a stream
-/// of small events costs one allocation per block, not one per event.
-const ARENA_BLOCK: usize = 16 * 1024;
-
 /// Incremental `text/event-stream` parser.
 #[derive(Debug)]
 pub struct SseParser {
     lines: LineSplitter,
     first_line: bool,
-    /// Data of the event being built, then its `event` and `id` values; split off as
-    /// `Bytes` at dispatch.
-    arena: BytesMut,
+    /// Every finished event's fields, then the data of the event being built (from
+    /// `data_start`); frozen into the stream's [`SseEvents`] at the end.
+    buf: Vec<u8>,
+    data_start: usize,
     has_data: bool,
-    /// `event` and `id` of the event being built (buffers reused from event to event).
+    /// `event` and `id` of the event being built (buffers reused from event to event);
+    /// copied after the event's data at dispatch, so each data stays one contiguous span.
     event: Field,
     id: Field,
     retry_ms: Option<u64>,
-    events: Vec<SseEvent>,
+    slots: Vec<Slot>,
 }
 
 impl Default for SseParser {
@@ -91,12 +90,13 @@ impl SseParser {
                 ..LineSplitter::default()
             },
             first_line: true,
-            arena: BytesMut::new(),
+            buf: Vec::new(),
+            data_start: 0,
             has_data: false,
             event: Field::default(),
             id: Field::default(),
             retry_ms: None,
-            events: Vec::new(),
+            slots: Vec::new(),
         }
     }
 
@@ -108,8 +108,13 @@ impl SseParser {
     }
 
     /// Events completed so far.
-    pub fn events(&self) -> &[SseEvent] {
-        &self.events
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no event has completed yet.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
     }
 
     /// Last `retry:` value seen, in milliseconds.
@@ -119,9 +124,10 @@ impl SseParser {
 
     /// Ends the stream; an event without its terminating blank line is discarded (per the
     /// SSE specification). Returns the events.
-    pub fn finish(mut self) -> Vec<SseEvent> {
+    pub fn finish(mut self) -> SseEvents {
         let _ = self.lines.take_partial();
-        self.events
+        self.buf.truncate(self.data_start);
+        SseEvents::from_parts(Bytes::from(self.buf), self.slots)
     }
 
     fn line(&mut self, mut line: &[u8], ts: u64) {
@@ -136,7 +142,7 @@ impl SseParser {
         if line[0] == b':' {
             return;
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
@@ -144,16 +150,14 @@ impl SseParser {
             None => (line, &b""[..]),
         };
         match field {
-            b"event" => self.event.set(value),
             b"data" => {
-                let extra = usize::from(self.has_data) + value.len();
-                reserve(&mut self.arena, extra);
                 if self.has_data {
-                    self.arena.extend_from_slice(b"\n");
+                    self.buf.push(b'\n');
                 }
-                self.arena.extend_from_slice(value);
+                self.buf.extend_from_slice(value);
                 self.has_data = true;
             }
+            b"event" => self.event.set(value),
             b"id" if !value.contains(&0) => self.id.set(value),
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 self.retry_ms = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
@@ -165,25 +169,23 @@ impl SseParser {
     fn dispatch(&mut self, ts: u64) {
         if self.has_data {
             self.has_data = false;
-            let data = self.arena.split().freeze();
-            let event = self.event.split_into(&mut self.arena);
-            let id = self.id.split_into(&mut self.arena);
-            self.events.push(SseEvent {
-                event,
-                data,
-                id,
-                timestamp_ns: ts,
-            });
+            let data = Span::new(self.data_start, self.buf.len() - self.data_start);
+            let event = self.event.copy_to(&mut self.buf);
+            let id = self.id.copy_to(&mut self.buf);
+            // Offsets fit in 32 bits: the body pipeline bounds the bytes fed in to at most
+            // 1 GiB (validated), and the buffer never holds more than was fed in.
+            if let (Some(data), Some(event), Some(id)) = (data, event, id) {
+                self.slots.push(Slot {
+                    data,
+                    event,
+                    id,
+                    timestamp_ns: ts,
+                });
+            }
+            self.data_start = self.buf.len();
         }
         self.event.clear();
         self.id.clear();
-    }
-}
-
-/// Makes room in `arena` for `extra` more bytes, a whole block at a time.
-fn reserve(arena: &mut BytesMut, extra: usize) {
-    if arena.capacity() - arena.len() < extra {
-        arena.reserve(extra.max(ARENA_BLOCK));
     }
 }
 
@@ -206,13 +208,15 @@ impl Field {
         self.set = false;
     }
 
-    /// The value as a slice of `arena` (copied to its end), if the field was set.
-    fn split_into(&self, arena: &mut BytesMut) -> Option<Bytes> {
-        self.set.then(|| {
-            reserve(arena, self.buf.len());
-            arena.extend_from_slice(&self.buf);
-            arena.split().freeze()
-        })
+    /// Appends the value to `out`: `Some(None)` when the field was not set, `None` when the
+    /// span does not fit in 32 bits.
+    fn copy_to(&self, out: &mut Vec<u8>) -> Option<Option<Span>> {
+        if !self.set {
+            return Some(None);
+        }
+        let span = Span::new(out.len(), self.buf.len())?;
+        out.extend_from_slice(&self.buf);
+        Some(Some(span))
     }
 }
 

@@ -223,8 +223,9 @@ fn sse_events_split_anywhere() {
     };
     let data: Vec<_> = ev.iter().map(|e| e.text().into_owned()).collect();
     assert_eq!(data, ["{\"a\":1}", "line1\nline2", "cr", "[DONE]"]);
+    let ev: Vec<_> = ev.iter().collect();
     assert_eq!(ev[0].event_name().as_deref(), Some("message_start"));
-    assert_eq!(ev[1].id.as_deref(), Some(&b"7"[..]));
+    assert_eq!(ev[1].id, Some(&b"7"[..]));
     // The first two events complete in the third call, the last two in the fourth.
     let ts: Vec<_> = ev.iter().map(|e| e.timestamp_ns).collect();
     assert_eq!(ts, [3000, 3000, 4000, 4000]);

@@ -63,21 +63,18 @@ fn sse_edge_cases() {
         split.feed(&[*b], i as u64);
     }
     let split = split.finish();
-    let d: Vec<_> = whole
-        .iter()
-        .map(|e| (e.event.clone(), e.data.clone(), e.id.clone()))
-        .collect();
+    let d: Vec<_> = whole.iter().map(|e| (e.event, e.data, e.id)).collect();
     assert_eq!(
         d,
         [
-            (None, Bytes::from("a"), None),
-            (Some(Bytes::from("e")), Bytes::from("\n b"), None),
-            (None, Bytes::from("c"), None)
+            (None, &b"a"[..], None),
+            (Some(&b"e"[..]), &b"\n b"[..], None),
+            (None, &b"c"[..], None)
         ]
     );
-    let d2: Vec<_> = split.iter().map(|e| e.data.clone()).collect();
-    assert_eq!(d2, ["a", "\n b", "c"]);
-    assert_eq!(split[0].timestamp_ns, 12);
+    let d2: Vec<_> = split.iter().map(|e| e.data).collect();
+    assert_eq!(d2, [&b"a"[..], b"\n b", b"c"]);
+    assert_eq!(split.first().map(|e| e.timestamp_ns), Some(12));
 }
 
 fn es_message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
@@ -168,6 +165,14 @@ fn config_defaults_and_validation() {
         ..c.clone()
     };
     assert_eq!(bad.validate(), Err(ConfigError::Zero("max_connections")));
+    let bad = ReassemblyConfig {
+        max_decompressed_bytes: (1 << 30) + 1,
+        ..c.clone()
+    };
+    assert_eq!(
+        bad.validate(),
+        Err(ConfigError::BodyOverLimit((1 << 30) + 1))
+    );
     let bad = ReassemblyConfig {
         max_header_bytes: c.max_conn_buffer_bytes + 1,
         ..c
