@@ -279,9 +279,10 @@ impl Stream {
 /// skimmed, not parsed.
 static STREAM_KEYS: LazyLock<KeySet> = LazyLock::new(|| KeySet::new(STREAM_KEY_LIST));
 const STREAM_KEY_LIST: &[Key] = &[
+    // `type` is read for two values only, and is in every event: search for the values.
     Key {
-        name: "type",
-        live: Live::OneOf(&["message_stop", "error"]),
+        name: "message_stop",
+        live: Live::Anywhere,
     },
     Key {
         name: "message",
@@ -299,9 +300,10 @@ const STREAM_KEY_LIST: &[Key] = &[
         name: "usage",
         live: Live::NonNull,
     },
+    // An `error` object, or `"type": "error"`.
     Key {
         name: "error",
-        live: Live::NonNull,
+        live: Live::Anywhere,
     },
 ];
 

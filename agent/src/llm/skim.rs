@@ -11,7 +11,8 @@
 //! a `\u` escape are always parsed and the others are searched for the quoted names (one SIMD
 //! multi-pattern pass, aho-corasick's Teddy). Inside a string every quote is escaped, so
 //! `"usage"` cannot match there; a match is a key exactly when a colon follows it (a string
-//! *value* equal to a name is followed by `,`, `}` or `]`).
+//! *value* equal to a name is followed by `,`, `}` or `]`). Names marked [`Live::Anywhere`]
+//! count as keys or as string values (`"type": "message_stop"`), which over-parses at worst.
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -26,8 +27,10 @@ use crate::reassembly::exchange::SseEvents;
 pub(crate) enum Live {
     /// Any value but `null` (optional fields: `null` reads as absent).
     NonNull,
-    /// One of these string values, written without escapes (`"type": "message_stop"`).
-    OneOf(&'static [&'static str]),
+    /// The quoted name anywhere, as a key or as a string value: for values a parser looks
+    /// for (`"message_stop"` in `"type": "message_stop"`). Cheaper than matching the key
+    /// when the key (`type`) is in every event and the value in almost none.
+    Anywhere,
 }
 
 /// A key a provider parser reads, at any depth.
@@ -147,6 +150,9 @@ fn is_object(data: &[u8]) -> bool {
 /// Whether the bytes after a quoted key name (up to the end of its event) are a colon and
 /// a value the parser learns from.
 fn is_live_key(after: &[u8], key: &Key) -> bool {
+    if let Live::Anywhere = key.live {
+        return true;
+    }
     after
         .trim_ascii_start()
         .strip_prefix(b":")
@@ -181,12 +187,7 @@ thread_local! {
 fn is_live(value: &[u8], live: Live) -> bool {
     match live {
         Live::NonNull => !value.starts_with(b"null"),
-        Live::OneOf(values) => values.iter().any(|v| {
-            value
-                .strip_prefix(b"\"")
-                .and_then(|rest| rest.strip_prefix(v.as_bytes()))
-                .is_some_and(|rest| rest.first() == Some(&b'"'))
-        }),
+        Live::Anywhere => true,
     }
 }
 
@@ -204,8 +205,12 @@ mod tests {
             live: Live::NonNull,
         },
         Key {
-            name: "type",
-            live: Live::OneOf(&["message_stop", "error"]),
+            name: "message_stop",
+            live: Live::Anywhere,
+        },
+        Key {
+            name: "error",
+            live: Live::Anywhere,
         },
     ];
 
@@ -223,7 +228,8 @@ mod tests {
             r#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#,
             r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"usage"}}"#,
             r#" {"a":"\"usage\": 1"} "#,
-            r#"{"a":"type","b":"message_stop"}"#,
+            r#"{"a":"type","b":"message_stopped"}"#,
+            r#"{"type":"content_block_delta","delta":{"text":"\"message_stop\""}}"#,
         ] {
             assert!(!needs_parse(ev.as_bytes(), &KEYS), "{ev}");
             assert!(!needs_parse(ev.as_bytes(), &scalar()), "{ev}");

@@ -262,7 +262,8 @@ impl Reassembler {
     }
 
     fn on_chunk(&mut self, c: Chunk, out: &mut Vec<Exchange>) {
-        if !self.conns.contains_key(&c.conn) && self.conns.len() >= self.cfg.max_connections {
+        // The capacity test first: the lookup then happens only at capacity.
+        if self.conns.len() >= self.cfg.max_connections && !self.conns.contains_key(&c.conn) {
             self.evict_oldest(c.timestamp_ns, out);
         }
         let conn = self.conns.entry(c.conn).or_insert_with(|| Conn {

@@ -69,7 +69,12 @@ enum Framing {
 }
 
 enum Step {
-    Body(usize),
+    /// `len` body bytes, then `skip` framing bytes (the CRLF that ends a chunk, when it is
+    /// already there).
+    Body {
+        len: usize,
+        skip: usize,
+    },
     Skip(usize),
     Done(usize),
     NeedMore,
@@ -85,15 +90,30 @@ impl Framing {
                     return Ok(Step::NeedMore);
                 }
                 let n = rem.min(avail);
+                let len = n as usize;
+                let mut skip = 0;
                 *self = match *self {
-                    Framing::ChunkData(_) if n == rem => Framing::ChunkEnd,
+                    Framing::ChunkData(_) if n == rem => match &buf[len..] {
+                        [b'\r', b'\n', ..] => {
+                            skip = 2;
+                            Framing::ChunkSize
+                        }
+                        [b'\n', ..] => {
+                            skip = 1;
+                            Framing::ChunkSize
+                        }
+                        _ => Framing::ChunkEnd,
+                    },
                     Framing::ChunkData(_) => Framing::ChunkData(rem - n),
                     _ => Framing::Length(rem - n),
                 };
-                Step::Body(n as usize)
+                Step::Body { len, skip }
             }
             Framing::Close if buf.is_empty() => Step::NeedMore,
-            Framing::Close => Step::Body(buf.len()),
+            Framing::Close => Step::Body {
+                len: buf.len(),
+                skip: 0,
+            },
             Framing::ChunkEnd => match buf {
                 [b'\r', b'\n', ..] => {
                     *self = Framing::ChunkSize;
@@ -107,7 +127,7 @@ impl Framing {
                 _ => return Err(Http1Error::Chunk),
             },
             Framing::ChunkSize | Framing::Trailer => {
-                let Some(i) = buf.iter().position(|&b| b == b'\n') else {
+                let Some(i) = memchr::memchr(b'\n', buf) else {
                     if buf.len() > MAX_LINE {
                         return Err(Http1Error::Chunk);
                     }
@@ -120,11 +140,7 @@ impl Framing {
                     }
                     return Ok(Step::Skip(i + 1));
                 }
-                let hex = line.split(|&b| b == b';').next().unwrap_or_default();
-                let hex = std::str::from_utf8(hex)
-                    .map_err(|_| Http1Error::Chunk)?
-                    .trim();
-                let size = u64::from_str_radix(hex, 16).map_err(|_| Http1Error::Chunk)?;
+                let size = chunk_size(line)?;
                 *self = if size == 0 {
                     Framing::Trailer
                 } else {
@@ -134,6 +150,20 @@ impl Framing {
             }
         })
     }
+}
+
+/// The size on a chunk-size line (hex digits, then optional whitespace and extensions).
+fn chunk_size(line: &[u8]) -> Result<u64, Http1Error> {
+    let end = line.iter().position(|&b| b == b';').unwrap_or(line.len());
+    let hex = line[..end].trim_ascii();
+    let significant = &hex[hex.iter().position(|&b| b != b'0').unwrap_or(hex.len())..];
+    if hex.is_empty() || significant.len() > 16 {
+        return Err(Http1Error::Chunk);
+    }
+    significant.iter().try_fold(0u64, |size, &b| {
+        let digit = (b as char).to_digit(16).ok_or(Http1Error::Chunk)?;
+        Ok((size << 4) | u64::from(digit))
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,8 +327,77 @@ impl H1Conn {
         if d.buf.is_empty() && d.state == State::Head {
             d.head_start = Some(ts);
         }
-        d.buf.extend_from_slice(data);
-        self.process(dir, ts, cx, out);
+        if !d.buf.is_empty() {
+            d.buf.extend_from_slice(data);
+            self.process(dir, ts, cx, out);
+            return;
+        }
+        // Nothing buffered: body bytes go from the chunk straight to the body pipeline, and
+        // only what cannot be used yet (a head, a partial chunk-size line) is buffered.
+        let mut input = data;
+        while let State::Body(mut f) = self.dir(dir).state
+            && !self.dead
+        {
+            if input.is_empty() && f != Framing::Length(0) {
+                return; // every other framing state needs bytes
+            }
+            let step = f.next(input);
+            self.dir(dir).state = State::Body(f);
+            match self.body_step(dir, step, input, ts, cx, out) {
+                Some(n) => input = &input[n..],
+                None => break,
+            }
+        }
+        if !input.is_empty() {
+            self.dir(dir).buf.extend_from_slice(input);
+            self.process(dir, ts, cx, out);
+        }
+    }
+
+    /// Acts on one framing step of a body in `dir`, read from `input` (the buffered bytes,
+    /// or the chunk itself when nothing is buffered). Returns the bytes used, or `None` when
+    /// more bytes are needed.
+    fn body_step(
+        &mut self,
+        dir: Direction,
+        step: Result<Step, Http1Error>,
+        input: &[u8],
+        ts: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) -> Option<usize> {
+        match step {
+            Ok(Step::Body { len, skip }) => {
+                let p = self.current(dir);
+                let pipe = p.and_then(|p| match dir {
+                    Direction::Egress => p.req_body.as_mut(),
+                    Direction::Ingress => p.resp_body.as_mut(),
+                });
+                if let Some(pipe) = pipe {
+                    pipe.feed(&input[..len], ts);
+                }
+                Some(len + skip)
+            }
+            Ok(Step::Skip(n)) => Some(n),
+            Ok(Step::Done(n)) => {
+                let d = self.dir(dir);
+                d.state = State::Head;
+                d.scan = 0;
+                d.head_start = (input.len() > n).then_some(ts);
+                self.end_message(dir, ts, cx, out);
+                Some(n)
+            }
+            Ok(Step::NeedMore) => None,
+            Err(e) => {
+                match dir {
+                    Direction::Egress => cx.stats.malformed.http1_request += 1,
+                    Direction::Ingress => cx.stats.malformed.http1_response += 1,
+                }
+                tracing::debug!(?dir, error = %e, "http1 body framing malformed");
+                self.broken(dir, IncompleteReason::Malformed(e.to_string()), ts, cx, out);
+                Some(0)
+            }
+        }
     }
 
     fn current(&mut self, dir: Direction) -> Option<&mut Partial> {
@@ -356,45 +455,13 @@ impl H1Conn {
                 State::Body(mut f) => {
                     let step = f.next(&d.buf);
                     d.state = State::Body(f);
-                    match step {
-                        Ok(Step::Body(n)) => {
-                            // Lend the buffer out (no copy, no refcount) while the
-                            // exchange's body pipeline reads from it.
-                            let mut buf = std::mem::take(&mut self.dir(dir).buf);
-                            let p = self.current(dir);
-                            let pipe = p.and_then(|p| match dir {
-                                Direction::Egress => p.req_body.as_mut(),
-                                Direction::Ingress => p.resp_body.as_mut(),
-                            });
-                            if let Some(pipe) = pipe {
-                                pipe.feed(&buf[..n], ts);
-                            }
-                            buf.advance(n);
-                            self.dir(dir).buf = buf;
-                        }
-                        Ok(Step::Skip(n)) => d.buf.advance(n),
-                        Ok(Step::Done(n)) => {
-                            d.buf.advance(n);
-                            d.state = State::Head;
-                            d.scan = 0;
-                            d.head_start = (!d.buf.is_empty()).then_some(ts);
-                            self.end_message(dir, ts, cx, out);
-                        }
-                        Ok(Step::NeedMore) => return,
-                        Err(e) => {
-                            match dir {
-                                Direction::Egress => cx.stats.malformed.http1_request += 1,
-                                Direction::Ingress => cx.stats.malformed.http1_response += 1,
-                            }
-                            tracing::debug!(?dir, error = %e, "http1 body framing malformed");
-                            self.broken(
-                                dir,
-                                IncompleteReason::Malformed(e.to_string()),
-                                ts,
-                                cx,
-                                out,
-                            );
-                        }
+                    // Lend the buffer out (no copy, no refcount) while the step reads it.
+                    let mut buf = std::mem::take(&mut d.buf);
+                    let used = self.body_step(dir, step, &buf, ts, cx, out);
+                    buf.advance(used.unwrap_or(0));
+                    self.dir(dir).buf = buf;
+                    if used.is_none() {
+                        return;
                     }
                 }
                 State::Resync => match find_start(&d.buf, dir) {
@@ -415,6 +482,8 @@ impl H1Conn {
         }
     }
 
+    // Not inlined: the header array (4 KiB) would otherwise be in every call's frame.
+    #[inline(never)]
     fn parse_request(&mut self, ts: u64, cx: &mut Ctx<'_>) -> Result<(), Http1Error> {
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut r = httparse::Request::new(&mut hs);
@@ -446,6 +515,7 @@ impl H1Conn {
         Ok(())
     }
 
+    #[inline(never)]
     fn parse_response(
         &mut self,
         ts: u64,
@@ -685,7 +755,39 @@ impl H1Conn {
 
 #[cfg(test)]
 mod tests {
-    use super::find_head_end;
+    use super::{Http1Error, chunk_size, find_head_end};
+
+    #[test]
+    fn chunk_size_lines() {
+        for (line, size) in [
+            ("1a", 26),
+            ("1A;name=value", 26),
+            (" 1a \t", 26),
+            ("1a ; ext", 26),
+            ("000000000000000000000001a", 26),
+            ("0", 0),
+            ("ffffffffffffffff", u64::MAX),
+        ] {
+            assert_eq!(chunk_size(line.as_bytes()), Ok(size), "{line:?}");
+        }
+        for line in [
+            "",
+            ";x",
+            "+1a",
+            "-1",
+            "1 a",
+            "g",
+            "1_0",
+            "10000000000000000",
+            "é",
+        ] {
+            assert_eq!(
+                chunk_size(line.as_bytes()),
+                Err(Http1Error::Chunk),
+                "{line:?}"
+            );
+        }
+    }
 
     /// Fed in every split, the incremental search agrees with a whole-buffer search.
     #[test]
