@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use super::anthropic;
 use super::call::{Api, CacheControl, CacheTtl, LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
+use super::scan;
 use super::wire::{self, Count, SegmentAt, Segments, Side, Str};
 use crate::reassembly::exchange::{EventStreamMessage, Headers, Response, ResponseBody};
 
@@ -41,12 +42,6 @@ struct InferenceConfig {
     max_tokens: Count,
 }
 
-#[derive(Deserialize)]
-struct Role {
-    #[serde(default)]
-    role: Str,
-}
-
 /// Parse a Converse or InvokeModel request body.
 pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
     if call.api == Api::BedrockInvoke {
@@ -73,9 +68,7 @@ pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
     call.request.tool_count = wire::clamp_u32(n_tools);
     call.request.message_count = wire::clamp_u32(messages.len());
     for (i, m) in messages.iter().enumerate() {
-        let role = serde_json::from_str::<Role>(m.get())
-            .ok()
-            .and_then(|r| r.role.0);
+        let role = scan::role_of(m.get());
         let cache_control = m.get().contains("\"cachePoint\"").then_some(FIVE_MINUTES);
         let at = SegmentAt {
             kind: SegmentKind::Message,

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::call::{LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
+use super::scan;
 use super::wire::{self, Count, Segments, Side, Str, at};
 use crate::reassembly::exchange::{Response, ResponseBody};
 
@@ -34,12 +35,6 @@ struct GenerationConfig {
     max_output_tokens: Count,
 }
 
-#[derive(Deserialize)]
-struct Role {
-    #[serde(default)]
-    role: Str,
-}
-
 /// Parse a `generateContent` request body.
 pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
     let Some(r) = wire::parse::<WireRequest>(call, Side::Request, body) else {
@@ -58,9 +53,7 @@ pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
         seg.push(call, at(SegmentKind::System, Some("system"), 0), s.get());
     }
     for (i, c) in contents.iter().enumerate() {
-        let role = serde_json::from_str::<Role>(c.get())
-            .ok()
-            .and_then(|r| r.role.0);
+        let role = scan::role_of(c.get());
         seg.push(call, at(SegmentKind::Message, role.as_deref(), i), c.get());
     }
 }

@@ -15,6 +15,7 @@ mod gemini;
 mod headers;
 mod ollama;
 mod openai;
+mod scan;
 mod skim;
 mod wire;
 

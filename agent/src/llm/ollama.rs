@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use super::call::{LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
+use super::scan;
 use super::wire::{self, Count, Flag, Segments, Side, Str, at};
 use crate::reassembly::exchange::{Response, ResponseBody};
 
@@ -34,12 +35,6 @@ struct Options {
     num_predict: Count,
 }
 
-#[derive(Deserialize)]
-struct Role {
-    #[serde(default)]
-    role: Str,
-}
-
 /// Parse an `/api/chat` or `/api/generate` request body.
 pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
     let Some(r) = wire::parse::<WireRequest>(call, Side::Request, body) else {
@@ -60,9 +55,7 @@ pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
         seg.push(call, at(SegmentKind::System, Some("system"), 0), s.get());
     }
     for (i, m) in messages.iter().enumerate() {
-        let role = serde_json::from_str::<Role>(m.get())
-            .ok()
-            .and_then(|r| r.role.0);
+        let role = scan::role_of(m.get());
         seg.push(call, at(SegmentKind::Message, role.as_deref(), i), m.get());
     }
     let mut count = messages.len();

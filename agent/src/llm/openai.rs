@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::call::{Api, LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
+use super::scan;
 use super::skim::{self, Key, KeySet, Live};
 use super::wire::{self, Count, Flag, Segments, Side, Str, at};
 use crate::reassembly::exchange::{Response, ResponseBody, SseEvents};
@@ -47,12 +48,6 @@ struct WireRequest<'a> {
 struct StreamOptions {
     #[serde(default)]
     include_usage: Flag,
-}
-
-#[derive(Deserialize)]
-struct Role {
-    #[serde(default)]
-    role: Str,
 }
 
 /// Parse a request body of any OpenAI-style API.
@@ -109,9 +104,7 @@ pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
     };
     call.request.message_count = wire::clamp_u32(items.len());
     for (i, m) in items.iter().enumerate() {
-        let role = serde_json::from_str::<Role>(m.get())
-            .ok()
-            .and_then(|r| r.role.0);
+        let role = scan::role_of(m.get());
         let kind = match role.as_deref() {
             Some("system" | "developer") => SegmentKind::System,
             _ => SegmentKind::Message,

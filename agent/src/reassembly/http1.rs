@@ -332,20 +332,35 @@ impl H1Conn {
             self.process(dir, ts, cx, out);
             return;
         }
-        // Nothing buffered: body bytes go from the chunk straight to the body pipeline, and
-        // only what cannot be used yet (a head, a partial chunk-size line) is buffered.
+        // Nothing buffered: heads are parsed and body bytes fed from the chunk itself, and
+        // only what cannot be used yet (a partial head or chunk-size line) is buffered.
         let mut input = data;
-        while let State::Body(mut f) = self.dir(dir).state
-            && !self.dead
-        {
-            if input.is_empty() && f != Framing::Length(0) {
-                return; // every other framing state needs bytes
-            }
-            let step = f.next(input);
-            self.dir(dir).state = State::Body(f);
-            match self.body_step(dir, step, input, ts, cx, out) {
-                Some(n) => input = &input[n..],
-                None => break,
+        while !self.dead {
+            match self.dir(dir).state {
+                State::Body(mut f) => {
+                    if input.is_empty() && f != Framing::Length(0) {
+                        return; // every other framing state needs bytes
+                    }
+                    let step = f.next(input);
+                    self.dir(dir).state = State::Body(f);
+                    match self.body_step(dir, step, input, ts, cx, out) {
+                        Some(n) => input = &input[n..],
+                        None => break,
+                    }
+                }
+                State::Head if !input.is_empty() => {
+                    if !find_head_end(input, &mut 0) {
+                        break;
+                    }
+                    match self.parse_head(dir, input, ts, cx, out) {
+                        Ok(n) => input = &input[n..],
+                        Err(e) => {
+                            input = &input[1..];
+                            self.head_failed(dir, e, ts, cx, out);
+                        }
+                    }
+                }
+                State::Head | State::Resync => break,
             }
         }
         if !input.is_empty() {
@@ -438,18 +453,15 @@ impl H1Conn {
                         }
                         return;
                     }
-                    let res = match dir {
-                        Direction::Egress => self.parse_request(ts, cx),
-                        Direction::Ingress => self.parse_response(ts, cx, out),
-                    };
-                    if let Err(e) = res {
-                        match dir {
-                            Direction::Egress => cx.stats.malformed.http1_request += 1,
-                            Direction::Ingress => cx.stats.malformed.http1_response += 1,
+                    let buf = std::mem::take(&mut d.buf);
+                    let res = self.parse_head(dir, &buf, ts, cx, out);
+                    self.dir(dir).buf = buf;
+                    match res {
+                        Ok(n) => self.dir(dir).buf.advance(n),
+                        Err(e) => {
+                            self.dir(dir).buf.advance(1);
+                            self.head_failed(dir, e, ts, cx, out);
                         }
-                        tracing::debug!(?dir, error = %e, "http1 head malformed, resynchronising");
-                        self.dir(dir).buf.advance(1);
-                        self.broken(dir, IncompleteReason::Malformed(e.to_string()), ts, cx, out);
                     }
                 }
                 State::Body(mut f) => {
@@ -482,12 +494,49 @@ impl H1Conn {
         }
     }
 
+    /// Parses a complete head of `dir` at the start of `head`; returns its length.
+    fn parse_head(
+        &mut self,
+        dir: Direction,
+        head: &[u8],
+        ts: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) -> Result<usize, Http1Error> {
+        match dir {
+            Direction::Egress => self.parse_request(head, ts, cx),
+            Direction::Ingress => self.parse_response(head, ts, cx, out),
+        }
+    }
+
+    /// A head did not parse: counted, and the direction resynchronises.
+    fn head_failed(
+        &mut self,
+        dir: Direction,
+        e: Http1Error,
+        ts: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) {
+        match dir {
+            Direction::Egress => cx.stats.malformed.http1_request += 1,
+            Direction::Ingress => cx.stats.malformed.http1_response += 1,
+        }
+        tracing::debug!(?dir, error = %e, "http1 head malformed, resynchronising");
+        self.broken(dir, IncompleteReason::Malformed(e.to_string()), ts, cx, out);
+    }
+
     // Not inlined: the header array (4 KiB) would otherwise be in every call's frame.
     #[inline(never)]
-    fn parse_request(&mut self, ts: u64, cx: &mut Ctx<'_>) -> Result<(), Http1Error> {
+    fn parse_request(
+        &mut self,
+        head: &[u8],
+        ts: u64,
+        cx: &mut Ctx<'_>,
+    ) -> Result<usize, Http1Error> {
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut r = httparse::Request::new(&mut hs);
-        let n = match r.parse(&self.req.buf) {
+        let n = match r.parse(head) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete")),
             Err(e) => return Err(Http1Error::Head(head_error(e))),
@@ -510,21 +559,21 @@ impl H1Conn {
         };
         p.timing.request_start_ns = self.req.head_start.unwrap_or(ts);
         self.queue.push_back(Slot::Real(Box::new(p)));
-        self.req.buf.advance(n);
         self.req.state = State::Body(framing);
-        Ok(())
+        Ok(n)
     }
 
     #[inline(never)]
     fn parse_response(
         &mut self,
+        head: &[u8],
         ts: u64,
         cx: &mut Ctx<'_>,
         out: &mut Vec<Exchange>,
-    ) -> Result<(), Http1Error> {
+    ) -> Result<usize, Http1Error> {
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut r = httparse::Response::new(&mut hs);
-        let n = match r.parse(&self.resp.buf) {
+        let n = match r.parse(head) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Err(Http1Error::Head("incomplete")),
             Err(e) => return Err(Http1Error::Head(head_error(e))),
@@ -533,10 +582,9 @@ impl H1Conn {
         let start = self.resp.head_start.unwrap_or(ts);
         if (100..200).contains(&status) && status != 101 {
             // Interim response (100 Continue, 103 Early Hints): the final one follows.
-            self.resp.buf.advance(n);
-            self.resp.head_start = (!self.resp.buf.is_empty()).then_some(ts);
+            self.resp.head_start = (head.len() > n).then_some(ts);
             self.resp.scan = 0;
-            return Ok(());
+            return Ok(n);
         }
         let framed = body_framing(r.headers, Framing::Close);
         let pipe = BodyPipeline::new(
@@ -565,9 +613,8 @@ impl H1Conn {
         if status == 101 {
             tracing::debug!("http1 connection switched protocols; no longer parsed");
         }
-        self.resp.buf.advance(n);
         self.resp.state = State::Body(framing);
-        Ok(())
+        Ok(n)
     }
 
     /// Chooses the request a response at `start` answers.
