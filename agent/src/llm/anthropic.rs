@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::call::{LlmCall, ParseErrorKind, SegmentKind, Usage};
 use super::config::LlmConfig;
+use super::scan;
 use super::skim::{self, Key, KeySet, Live};
 use super::wire::{
     self, CacheMarked, Count, Flag, SegmentAt, Segments, Side, Str, WireCacheControl,
@@ -60,7 +61,7 @@ pub(crate) fn parse_request(call: &mut LlmCall, cfg: &LlmConfig, body: &str) {
     req.message_count = wire::clamp_u32(messages.len());
     let mut seg = Segments::new(cfg.max_segment_bytes);
     for (i, t) in tools.iter().enumerate() {
-        let at = block_at(SegmentKind::Tools, None, i, None, t);
+        let at = block_at(SegmentKind::Tools, None, i, None, t.get());
         seg.push(call, at, t.get());
     }
     if let Some(sys) = r.system {
@@ -108,15 +109,22 @@ fn blocks(
     if !content.get().trim_start().starts_with('[') {
         seg.push(
             call,
-            block_at(kind, role, 0, message_index, content),
+            block_at(kind, role, 0, message_index, content.get()),
             content.get(),
         );
         return;
     }
-    match serde_json::from_str::<Vec<&RawValue>>(content.get()) {
+    let list = scan::elements(content.get()).map_or_else(
+        || {
+            serde_json::from_str::<Vec<&RawValue>>(content.get())
+                .map(|v| v.into_iter().map(RawValue::get).collect())
+        },
+        Ok,
+    );
+    match list {
         Ok(list) => {
-            for (i, b) in list.iter().enumerate() {
-                seg.push(call, block_at(kind, role, i, message_index, b), b.get());
+            for (i, b) in list.into_iter().enumerate() {
+                seg.push(call, block_at(kind, role, i, message_index, b), b);
             }
         }
         Err(e) => call.error(ParseErrorKind::RequestJson(
@@ -130,12 +138,15 @@ fn block_at<'r>(
     role: Option<&'r str>,
     index: usize,
     message_index: Option<usize>,
-    raw: &RawValue,
+    raw: &str,
 ) -> SegmentAt<'r> {
-    let cache_control = serde_json::from_str::<CacheMarked>(raw.get())
-        .ok()
-        .and_then(|m| m.cache_control)
-        .map(|c| c.normalise());
+    let cache_control = scan::member::<Option<WireCacheControl>>(raw, "cache_control", |r| {
+        serde_json::from_str::<CacheMarked>(r)
+            .ok()
+            .map(|m| m.cache_control)
+    })
+    .flatten()
+    .map(|c| c.normalise());
     SegmentAt {
         kind,
         role,

@@ -1,11 +1,12 @@
-//! Reading one top-level member of a JSON object without deserialising the others.
+//! Reading one member of a JSON object, or the elements of an array, without deserialising
+//! the rest.
 //!
-//! Owns: [`role_of`], the `role` of a chat message. A message is mostly its content (often
-//! kilobytes of prompt text) and `serde_json` reads every byte of it to find the role, at
-//! ~1 GB/s; this walks the members and jumps over strings with `memchr` (several GB/s).
-//! Does not own: validation (the input is a `RawValue`, already valid JSON). Anything
-//! unusual (a key with escapes, a non-object) is left to `serde_json`, so the answer is
-//! always the one the derived `Deserialize` gives.
+//! Owns: [`member`] (a message's `role`, a block's `cache_control`) and [`elements`]. A
+//! message or block is mostly prompt text, often kilobytes, and `serde_json` reads every
+//! byte of it to find one small field, at ~1 GB/s; this walks the members and jumps over
+//! strings with `memchr` (several GB/s). Does not own: validation (inputs are `RawValue`s,
+//! already valid JSON). Anything unusual (a key with escapes, a non-object) is left to
+//! `serde_json`, so the answer is always the one the derived `Deserialize` gives.
 
 use serde::Deserialize;
 
@@ -21,15 +22,52 @@ struct Role {
 /// over a struct with a lenient `role` string would read it: `None` when absent, not a
 /// string, or given twice.
 pub(crate) fn role_of(message: &str) -> Option<String> {
-    match find_member(message.as_bytes(), b"role") {
-        Found::Once(value) => {
-            let value = message.get(value)?;
-            serde_json::from_str::<Str>(value).ok().and_then(|s| s.0)
-        }
+    member::<Str>(message, "role", |m| {
+        serde_json::from_str::<Role>(m).ok().map(|r| r.role)
+    })
+    .and_then(|s| s.0)
+}
+
+/// Member `name` of the JSON object `object`, deserialised as `T`: what
+/// `#[derive(Deserialize)]` on a struct whose one field is `name: T` would hold, with `None`
+/// when the member is absent or given twice or the struct would not deserialise. `whole` is
+/// that struct's parse of `object`, used when the scan cannot be sure (escaped keys, not an
+/// object).
+pub(crate) fn member<'a, T: Deserialize<'a>>(
+    object: &'a str,
+    name: &str,
+    whole: impl FnOnce(&'a str) -> Option<T>,
+) -> Option<T> {
+    match find_member(object.as_bytes(), name.as_bytes()) {
+        Found::Once(value) => serde_json::from_str(object.get(value)?).ok(),
         Found::Absent | Found::Twice => None,
-        Found::Unsure => serde_json::from_str::<Role>(message)
-            .ok()
-            .and_then(|r| r.role.0),
+        Found::Unsure => whole(object),
+    }
+}
+
+/// The elements of the JSON array `array`, as the slices `Vec<&RawValue>` would give
+/// (surrounding whitespace excluded); `None` when `array` is not a plain array (parse it with
+/// `serde_json` then).
+pub(crate) fn elements(array: &str) -> Option<Vec<&str>> {
+    let b = array.as_bytes();
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = ws(b, i + 1);
+    let mut out = Vec::new();
+    if b.get(i) == Some(&b']') {
+        return (ws(b, i + 1) == b.len()).then_some(out);
+    }
+    loop {
+        let end = value_end(b, i)?;
+        out.push(array.get(i..end)?);
+        i = ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = ws(b, i + 1),
+            Some(b']') => return (ws(b, i + 1) == b.len()).then_some(out),
+            _ => return None,
+        }
     }
 }
 
@@ -179,6 +217,26 @@ mod tests {
         assert_eq!(role_of(r#"{"role":"user"}"#).as_deref(), Some("user"));
         let long = format!(r#"{{"role":"{}"}}"#, "r".repeat(300));
         assert_eq!(role_of(&long).map(|r| r.len()), Some(256));
+    }
+
+    #[test]
+    fn splits_arrays_as_raw_values_do() {
+        for a in [
+            "[]",
+            " [ ] ",
+            r#"[{"type":"text","text":"a ] \" ["},"s",1,null,[2,[3]]]"#,
+            "[ 1 , -2.5e3 ,true ]",
+        ] {
+            let serde: Vec<&str> = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(a)
+                .expect("valid")
+                .into_iter()
+                .map(|r| r.get())
+                .collect();
+            assert_eq!(elements(a), Some(serde), "{a}");
+        }
+        for a in ["{}", "\"[]\"", "", "[1] x"] {
+            assert_eq!(elements(a), None, "{a}");
+        }
     }
 
     /// Random messages assembled from valid pieces: the scan agrees with serde on each.

@@ -291,22 +291,26 @@ impl Reassembler {
         for s in self.segs.drain(..) {
             conn.deliver(other, s, &mut cx, out);
         }
-        let outcome = conn.streams[idx(dir)].push(
-            c.offset,
-            c.data,
-            c.timestamp_ns,
-            c.call_truncated,
-            self.cfg.reorder_window_bytes,
-            &mut self.segs,
-        );
-        if outcome.duplicate {
-            cx.stats.duplicate_chunks += 1;
-        }
-        if outcome.bound_hit {
-            cx.stats.bound_hits += 1;
-        }
-        for s in self.segs.drain(..) {
-            conn.deliver(dir, s, &mut cx, out);
+        if conn.streams[idx(dir)].take_in_order(c.offset, c.data.len(), c.call_truncated) {
+            conn.deliver(dir, Segment::Data(c.data, c.timestamp_ns), &mut cx, out);
+        } else {
+            let outcome = conn.streams[idx(dir)].push(
+                c.offset,
+                c.data,
+                c.timestamp_ns,
+                c.call_truncated,
+                self.cfg.reorder_window_bytes,
+                &mut self.segs,
+            );
+            if outcome.duplicate {
+                cx.stats.duplicate_chunks += 1;
+            }
+            if outcome.bound_hit {
+                cx.stats.bound_hits += 1;
+            }
+            for s in self.segs.drain(..) {
+                conn.deliver(dir, s, &mut cx, out);
+            }
         }
         if conn.buffered() > self.cfg.max_conn_buffer_bytes {
             self.stats.bound_hits += 1;

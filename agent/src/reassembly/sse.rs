@@ -57,6 +57,10 @@ impl LineSplitter {
     }
 }
 
+/// Bytes reserved when a stream starts, so that a typical LLM stream (tens of KiB) grows its
+/// buffer a couple of times rather than a dozen.
+const INITIAL_BUF: usize = 16 * 1024;
+
 /// Incremental `text/event-stream` parser.
 #[derive(Debug)]
 pub struct SseParser {
@@ -90,13 +94,13 @@ impl SseParser {
                 ..LineSplitter::default()
             },
             first_line: true,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(INITIAL_BUF),
             data_start: 0,
             has_data: false,
             event: Field::default(),
             id: Field::default(),
             retry_ms: None,
-            slots: Vec::new(),
+            slots: Vec::with_capacity(64),
         }
     }
 

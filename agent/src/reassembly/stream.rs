@@ -82,6 +82,19 @@ impl StreamBuf {
         outcome
     }
 
+    /// Takes a chunk that continues the stream exactly (the common case) without queueing it:
+    /// `true` when `offset` is the next byte expected and nothing is held, and the caller
+    /// hands the bytes to the parser itself. Otherwise nothing changes and the chunk goes
+    /// through [`Self::push`].
+    pub fn take_in_order(&mut self, offset: u64, len: usize, truncated: bool) -> bool {
+        if offset != self.next || len == 0 || !self.pending.is_empty() {
+            return false;
+        }
+        self.next = offset.saturating_add(len as u64);
+        self.expect_gap = truncated;
+        true
+    }
+
     /// Declares every hole a gap and releases all held bytes; `total`, when known, is the
     /// length the direction really had, so missing tail bytes become a final gap.
     pub fn finish(&mut self, total: Option<u64>, out: &mut Vec<Segment>) {
