@@ -65,7 +65,11 @@ impl LlmEvent {
         loop {
             // Serialising this struct cannot fail: string keys only, no custom serialisers
             // that error.
-            let mut line = serde_json::to_vec(ev.as_ref()).unwrap_or_default();
+            // Sized for a typical event (2–3 KiB) so the line is not regrown while written.
+            let mut line = Vec::with_capacity(4096);
+            if serde_json::to_writer(&mut line, ev.as_ref()).is_err() {
+                line.clear();
+            }
             if line.len() < MAX_EVENT_BYTES || !shrink(ev.to_mut(), line.len()) {
                 line.push(b'\n');
                 if line.len() > MAX_EVENT_BYTES {

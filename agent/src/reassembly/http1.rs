@@ -69,9 +69,10 @@ enum Framing {
 }
 
 enum Step {
-    /// `len` body bytes, then `skip` framing bytes (the CRLF that ends a chunk, when it is
-    /// already there).
+    /// `start` framing bytes (a chunk-size line), `len` body bytes, then `skip` framing
+    /// bytes (the CRLF that ends a chunk, when it is already there).
     Body {
+        start: usize,
         len: usize,
         skip: usize,
     },
@@ -81,6 +82,30 @@ enum Step {
 }
 
 impl Framing {
+    /// The body bytes of a sized body or chunk (`rem` left) at `buf[start..]` (not empty),
+    /// with the CRLF that ends a chunk when it is there too.
+    fn body_at(&mut self, rem: u64, buf: &[u8], start: usize) -> Step {
+        let n = rem.min((buf.len() - start) as u64);
+        let len = n as usize;
+        let mut skip = 0;
+        *self = match *self {
+            Framing::ChunkData(_) if n == rem => match &buf[start + len..] {
+                [b'\r', b'\n', ..] => {
+                    skip = 2;
+                    Framing::ChunkSize
+                }
+                [b'\n', ..] => {
+                    skip = 1;
+                    Framing::ChunkSize
+                }
+                _ => Framing::ChunkEnd,
+            },
+            Framing::ChunkData(_) => Framing::ChunkData(rem - n),
+            _ => Framing::Length(rem - n),
+        };
+        Step::Body { start, len, skip }
+    }
+
     fn next(&mut self, buf: &[u8]) -> Result<Step, Http1Error> {
         let avail = buf.len() as u64;
         Ok(match *self {
@@ -89,28 +114,11 @@ impl Framing {
                 if avail == 0 {
                     return Ok(Step::NeedMore);
                 }
-                let n = rem.min(avail);
-                let len = n as usize;
-                let mut skip = 0;
-                *self = match *self {
-                    Framing::ChunkData(_) if n == rem => match &buf[len..] {
-                        [b'\r', b'\n', ..] => {
-                            skip = 2;
-                            Framing::ChunkSize
-                        }
-                        [b'\n', ..] => {
-                            skip = 1;
-                            Framing::ChunkSize
-                        }
-                        _ => Framing::ChunkEnd,
-                    },
-                    Framing::ChunkData(_) => Framing::ChunkData(rem - n),
-                    _ => Framing::Length(rem - n),
-                };
-                Step::Body { len, skip }
+                self.body_at(rem, buf, 0)
             }
             Framing::Close if buf.is_empty() => Step::NeedMore,
             Framing::Close => Step::Body {
+                start: 0,
                 len: buf.len(),
                 skip: 0,
             },
@@ -141,12 +149,17 @@ impl Framing {
                     return Ok(Step::Skip(i + 1));
                 }
                 let size = chunk_size(line)?;
-                *self = if size == 0 {
-                    Framing::Trailer
+                if size == 0 {
+                    *self = Framing::Trailer;
+                    return Ok(Step::Skip(i + 1));
+                }
+                *self = Framing::ChunkData(size);
+                if i + 1 < buf.len() {
+                    // The chunk's data follows its size line: one step for both.
+                    self.body_at(size, buf, i + 1)
                 } else {
-                    Framing::ChunkData(size)
-                };
-                Step::Skip(i + 1)
+                    Step::Skip(i + 1)
+                }
             }
         })
     }
@@ -382,16 +395,16 @@ impl H1Conn {
         out: &mut Vec<Exchange>,
     ) -> Option<usize> {
         match step {
-            Ok(Step::Body { len, skip }) => {
+            Ok(Step::Body { start, len, skip }) => {
                 let p = self.current(dir);
                 let pipe = p.and_then(|p| match dir {
                     Direction::Egress => p.req_body.as_mut(),
                     Direction::Ingress => p.resp_body.as_mut(),
                 });
                 if let Some(pipe) = pipe {
-                    pipe.feed(&input[..len], ts);
+                    pipe.feed(&input[start..start + len], ts);
                 }
-                Some(len + skip)
+                Some(start + len + skip)
             }
             Ok(Step::Skip(n)) => Some(n),
             Ok(Step::Done(n)) => {

@@ -30,7 +30,10 @@ impl LineSplitter {
                     continue;
                 }
             }
-            let end = if self.cr_ends_line {
+            let end = if data[0] == b'\n' || (self.cr_ends_line && data[0] == b'\r') {
+                // An empty line (an event's end in SSE): no search needed.
+                Some(0)
+            } else if self.cr_ends_line {
                 memchr::memchr2(b'\n', b'\r', data)
             } else {
                 memchr::memchr(b'\n', data)
@@ -134,6 +137,7 @@ impl SseParser {
         SseEvents::from_parts(Bytes::from(self.buf), self.slots)
     }
 
+    #[inline]
     fn line(&mut self, mut line: &[u8], ts: u64) {
         if self.first_line {
             self.first_line = false;
