@@ -68,6 +68,13 @@ const INITIAL_BUF: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct SseParser {
     lines: LineSplitter,
+    events: Builder,
+}
+
+/// The events being built from completed lines (apart from the line splitter, so both can
+/// be borrowed at once).
+#[derive(Debug)]
+struct Builder {
     first_line: bool,
     /// Every finished event's fields, then the data of the event being built (from
     /// `data_start`); frozen into the stream's [`SseEvents`] at the end.
@@ -96,47 +103,51 @@ impl SseParser {
                 cr_ends_line: true,
                 ..LineSplitter::default()
             },
-            first_line: true,
-            buf: Vec::with_capacity(INITIAL_BUF),
-            data_start: 0,
-            has_data: false,
-            event: Field::default(),
-            id: Field::default(),
-            retry_ms: None,
-            slots: Vec::with_capacity(64),
+            events: Builder {
+                first_line: true,
+                buf: Vec::with_capacity(INITIAL_BUF),
+                data_start: 0,
+                has_data: false,
+                event: Field::default(),
+                id: Field::default(),
+                retry_ms: None,
+                slots: Vec::with_capacity(64),
+            },
         }
     }
 
     /// Feeds bytes of the stream; `ts` is the timestamp of the chunk that carried them.
     pub fn feed(&mut self, data: &[u8], ts: u64) {
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(data, |line| self.line(line, ts));
-        self.lines = lines;
+        let events = &mut self.events;
+        self.lines.feed(data, |line| events.line(line, ts));
     }
 
     /// Events completed so far.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.events.slots.len()
     }
 
     /// Whether no event has completed yet.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.events.slots.is_empty()
     }
 
     /// Last `retry:` value seen, in milliseconds.
     pub fn retry_ms(&self) -> Option<u64> {
-        self.retry_ms
+        self.events.retry_ms
     }
 
     /// Ends the stream; an event without its terminating blank line is discarded (per the
     /// SSE specification). Returns the events.
     pub fn finish(mut self) -> SseEvents {
         let _ = self.lines.take_partial();
-        self.buf.truncate(self.data_start);
-        SseEvents::from_parts(Bytes::from(self.buf), self.slots)
+        let mut b = self.events;
+        b.buf.truncate(b.data_start);
+        SseEvents::from_parts(Bytes::from(b.buf), b.slots)
     }
+}
 
+impl Builder {
     #[inline]
     fn line(&mut self, mut line: &[u8], ts: u64) {
         if self.first_line {
