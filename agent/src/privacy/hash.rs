@@ -33,9 +33,17 @@ const PROMPT: &[u8] = b"llmtap/v1/prompt\0";
 const ID: &[u8] = b"llmtap/v1/id\0";
 
 /// Keyed hasher; cheap to clone. `Debug` shows no key material.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KeyedHasher {
-    salt: Salt,
+    /// HMAC with the salt already absorbed: each hash clones it instead of hashing the key
+    /// blocks again (two SHA-256 compressions saved per hash).
+    keyed: HmacSha256,
+}
+
+impl std::fmt::Debug for KeyedHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedHasher").finish_non_exhaustive()
+    }
 }
 
 /// Hashes of one segment.
@@ -70,13 +78,14 @@ fn hex128(d: &[u8; 32]) -> String {
 impl KeyedHasher {
     /// A hasher keyed with `salt`.
     pub fn new(salt: Salt) -> Self {
-        KeyedHasher { salt }
+        // HMAC accepts keys of any length, so this cannot fail.
+        let keyed = <HmacSha256 as Mac>::new_from_slice(salt.bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        KeyedHasher { keyed }
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut m = <HmacSha256 as Mac>::new_from_slice(self.salt.bytes())
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut m = self.keyed.clone();
         for p in parts {
             m.update(p);
         }
@@ -143,6 +152,27 @@ mod tests {
 
     fn hasher(b: u8) -> KeyedHasher {
         KeyedHasher::new(Salt::from_bytes(vec![b; 32]).expect("long enough"))
+    }
+
+    /// Known answers (from Python's `hmac` module): the construction never changes
+    /// silently, since consumers compare hashes across agent versions.
+    #[test]
+    fn known_answers() {
+        let h = hasher(1);
+        assert_eq!(h.hash_id("abc"), "8a429ed0b5a1ef600a17b58c2a2724ee");
+        let p = h.hash_prompt(&[seg("hi")]);
+        assert_eq!(
+            p.segments[0].hash.as_deref(),
+            Some("ca8216b0fc6cd6c02fb8c8e8f78b2299")
+        );
+        assert_eq!(
+            p.segments[0].chain.as_deref(),
+            Some("413d151b4aa22d5f906f6985f78e2941")
+        );
+        assert_eq!(
+            p.fingerprint.as_deref(),
+            Some("9968a6b06181eb976794fe78460ba60c")
+        );
     }
 
     #[test]
