@@ -161,6 +161,11 @@ impl Builder {
         if line[0] == b':' {
             return;
         }
+        if let Some(value) = line.strip_prefix(b"data:") {
+            // The common line, without the search for its colon.
+            self.data(value.strip_prefix(b" ").unwrap_or(value));
+            return;
+        }
         let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let v = &line[i + 1..];
@@ -169,13 +174,7 @@ impl Builder {
             None => (line, &b""[..]),
         };
         match field {
-            b"data" => {
-                if self.has_data {
-                    self.buf.push(b'\n');
-                }
-                self.buf.extend_from_slice(value);
-                self.has_data = true;
-            }
+            b"data" => self.data(value),
             b"event" => self.event.set(value),
             b"id" if !value.contains(&0) => self.id.set(value),
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
@@ -183,6 +182,14 @@ impl Builder {
             }
             _ => {}
         }
+    }
+
+    fn data(&mut self, value: &[u8]) {
+        if self.has_data {
+            self.buf.push(b'\n');
+        }
+        self.buf.extend_from_slice(value);
+        self.has_data = true;
     }
 
     fn dispatch(&mut self, ts: u64) {
