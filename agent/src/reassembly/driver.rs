@@ -6,7 +6,6 @@
 //! stage's counters. Does not own: the parsing itself ([`super::http1`], [`super::http2`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::config::{ReassemblyConfig, ReassemblyStats};
 use super::exchange::Exchange;
@@ -27,8 +26,8 @@ enum Proto {
 }
 
 struct Conn {
-    /// Shared so each chunk can lend it to the parsers without copying the process name.
-    meta: Arc<ConnMeta>,
+    /// Who the connection belongs to; lent to the parsers with each chunk.
+    meta: ConnMeta,
     streams: [StreamBuf; 2],
     proto: Proto,
     last_seen: u64,
@@ -96,6 +95,58 @@ fn detect(held: &[(Direction, Segment)]) -> Option<Proto> {
     })
 }
 
+impl Proto {
+    /// Hands one in-order segment of `dir` to the parser, choosing the protocol first when
+    /// it is not known yet. `last_seen` is the connection's latest timestamp (for gaps).
+    fn deliver(
+        &mut self,
+        dir: Direction,
+        seg: Segment,
+        last_seen: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) {
+        if let Segment::Gap(n) = seg {
+            cx.stats.gaps += 1;
+            cx.stats.gap_bytes += n;
+            tracing::debug!(tgid = cx.meta.conn.tgid, ?dir, bytes = n, "capture gap");
+        }
+        if let Proto::Unknown(held) = self {
+            held.push((dir, seg));
+            let Some(proto) = detect(held) else { return };
+            match &proto {
+                Proto::H2(_) => cx.stats.conns_http2 += 1,
+                _ => cx.stats.conns_http1 += 1,
+            }
+            let Proto::Unknown(held) = std::mem::replace(self, proto) else {
+                return;
+            };
+            for (d, s) in held {
+                self.route(d, s, last_seen, cx, out);
+            }
+            return;
+        }
+        self.route(dir, seg, last_seen, cx, out);
+    }
+
+    fn route(
+        &mut self,
+        dir: Direction,
+        seg: Segment,
+        last_seen: u64,
+        cx: &mut Ctx<'_>,
+        out: &mut Vec<Exchange>,
+    ) {
+        match (self, seg) {
+            (Proto::H1(c), Segment::Data(b, ts)) => c.on_data(dir, &b, ts, cx, out),
+            (Proto::H1(c), Segment::Gap(n)) => c.on_gap(dir, n, last_seen, cx, out),
+            (Proto::H2(c), Segment::Data(b, ts)) => c.on_data(dir, &b, ts, cx, out),
+            (Proto::H2(c), Segment::Gap(n)) => c.on_gap(dir, n, last_seen, cx, out),
+            (Proto::Unknown(_), _) => {}
+        }
+    }
+}
+
 impl Conn {
     fn buffered(&self) -> usize {
         let parsers = match &self.proto {
@@ -117,44 +168,10 @@ impl Conn {
                 .sum::<usize>()
     }
 
-    fn deliver(&mut self, dir: Direction, seg: Segment, cx: &mut Ctx<'_>, out: &mut Vec<Exchange>) {
-        if let Segment::Gap(n) = seg {
-            cx.stats.gaps += 1;
-            cx.stats.gap_bytes += n;
-            tracing::debug!(tgid = self.meta.conn.tgid, ?dir, bytes = n, "capture gap");
-        }
-        if let Proto::Unknown(held) = &mut self.proto {
-            held.push((dir, seg));
-            let Some(proto) = detect(held) else { return };
-            match &proto {
-                Proto::H2(_) => cx.stats.conns_http2 += 1,
-                _ => cx.stats.conns_http1 += 1,
-            }
-            let Proto::Unknown(held) = std::mem::replace(&mut self.proto, proto) else {
-                return;
-            };
-            for (d, s) in held {
-                self.route(d, s, cx, out);
-            }
-            return;
-        }
-        self.route(dir, seg, cx, out);
-    }
-
-    fn route(&mut self, dir: Direction, seg: Segment, cx: &mut Ctx<'_>, out: &mut Vec<Exchange>) {
-        match (&mut self.proto, seg) {
-            (Proto::H1(c), Segment::Data(b, ts)) => c.on_data(dir, &b, ts, cx, out),
-            (Proto::H1(c), Segment::Gap(n)) => c.on_gap(dir, n, self.last_seen, cx, out),
-            (Proto::H2(c), Segment::Data(b, ts)) => c.on_data(dir, &b, ts, cx, out),
-            (Proto::H2(c), Segment::Gap(n)) => c.on_gap(dir, n, self.last_seen, cx, out),
-            (Proto::Unknown(_), _) => {}
-        }
-    }
-
     /// Ends the connection: held bytes are released (holes become gaps), then in-flight
     /// exchanges are emitted.
     fn finish(
-        mut self,
+        self,
         totals: Option<[u64; 2]>,
         ts: u64,
         closed: bool,
@@ -162,7 +179,12 @@ impl Conn {
         stats: &mut ReassemblyStats,
         out: &mut Vec<Exchange>,
     ) {
-        let meta = Arc::clone(&self.meta);
+        let Conn {
+            meta,
+            mut streams,
+            mut proto,
+            last_seen,
+        } = self;
         let mut cx = Ctx {
             cfg,
             stats,
@@ -171,21 +193,21 @@ impl Conn {
         let mut segs = Vec::new();
         for dir in [Direction::Egress, Direction::Ingress] {
             let total = totals.map(|t| t[idx(dir)]).filter(|&t| t > 0);
-            self.streams[idx(dir)].finish(total, &mut segs);
+            streams[idx(dir)].finish(total, &mut segs);
             for s in segs.drain(..) {
-                self.deliver(dir, s, &mut cx, out);
+                proto.deliver(dir, s, last_seen, &mut cx, out);
             }
         }
-        if let Proto::Unknown(held) = &mut self.proto
+        if let Proto::Unknown(held) = &mut proto
             && !held.is_empty()
         {
             let held = std::mem::take(held);
-            self.proto = Proto::H1(Box::default());
+            proto = Proto::H1(Box::default());
             for (d, s) in held {
-                self.route(d, s, &mut cx, out);
+                proto.route(d, s, last_seen, &mut cx, out);
             }
         }
-        match &mut self.proto {
+        match &mut proto {
             Proto::H1(c) => c.finish(ts, closed, &mut cx, out),
             Proto::H2(c) => c.finish(ts, &mut cx, out),
             Proto::Unknown(_) => {}
@@ -267,10 +289,10 @@ impl Reassembler {
             self.evict_oldest(c.timestamp_ns, out);
         }
         let conn = self.conns.entry(c.conn).or_insert_with(|| Conn {
-            meta: Arc::new(ConnMeta {
+            meta: ConnMeta {
                 conn: c.conn,
                 process: c.process.clone(),
-            }),
+            },
             streams: Default::default(),
             proto: Proto::Unknown(Vec::new()),
             last_seen: c.timestamp_ns,
@@ -281,20 +303,34 @@ impl Reassembler {
             Direction::Egress => Direction::Ingress,
             Direction::Ingress => Direction::Egress,
         };
-        let meta = Arc::clone(&conn.meta);
+        // The connection's fields borrowed apart, so the parsers can read its identity
+        // while its state changes (no reference count touched per chunk).
+        let Conn {
+            meta,
+            streams,
+            proto,
+            last_seen,
+        } = &mut *conn;
+        let last_seen = *last_seen;
         let mut cx = Ctx {
             cfg: &self.cfg,
             stats: &mut self.stats,
-            meta: &meta,
+            meta,
         };
-        conn.streams[idx(other)].release_before(c.timestamp_ns, &mut self.segs);
+        streams[idx(other)].release_before(c.timestamp_ns, &mut self.segs);
         for s in self.segs.drain(..) {
-            conn.deliver(other, s, &mut cx, out);
+            proto.deliver(other, s, last_seen, &mut cx, out);
         }
-        if conn.streams[idx(dir)].take_in_order(c.offset, c.data.len(), c.call_truncated) {
-            conn.deliver(dir, Segment::Data(c.data, c.timestamp_ns), &mut cx, out);
+        if streams[idx(dir)].take_in_order(c.offset, c.data.len(), c.call_truncated) {
+            proto.deliver(
+                dir,
+                Segment::Data(c.data, c.timestamp_ns),
+                last_seen,
+                &mut cx,
+                out,
+            );
         } else {
-            let outcome = conn.streams[idx(dir)].push(
+            let outcome = streams[idx(dir)].push(
                 c.offset,
                 c.data,
                 c.timestamp_ns,
@@ -309,7 +345,7 @@ impl Reassembler {
                 cx.stats.bound_hits += 1;
             }
             for s in self.segs.drain(..) {
-                conn.deliver(dir, s, &mut cx, out);
+                proto.deliver(dir, s, last_seen, &mut cx, out);
             }
         }
         if conn.buffered() > self.cfg.max_conn_buffer_bytes {
