@@ -242,7 +242,10 @@ pub(crate) fn parse_response(call: &mut LlmCall, cfg: &LlmConfig, resp: &Respons
 }
 
 /// Every key [`apply`] reads besides `model`; a stream chunk with none of them (a content
-/// delta) changes nothing once the model is known, and is skimmed, not parsed.
+/// delta) changes nothing once the model is known, and is skimmed, not parsed. `code` and
+/// `incomplete_details` are read too, but only next to `type` and `status`, which are listed;
+/// leaving them out keeps `"content"` and `"index"`, in every delta, from looking like
+/// candidates to the search.
 static STREAM_KEYS: LazyLock<KeySet> = LazyLock::new(|| KeySet::new(STREAM_KEY_LIST));
 const STREAM_KEY_LIST: &[Key] = &[
     Key {
@@ -266,15 +269,7 @@ const STREAM_KEY_LIST: &[Key] = &[
         live: Live::NonNull,
     },
     Key {
-        name: "code",
-        live: Live::NonNull,
-    },
-    Key {
         name: "status",
-        live: Live::NonNull,
-    },
-    Key {
-        name: "incomplete_details",
         live: Live::NonNull,
     },
     Key {
