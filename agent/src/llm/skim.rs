@@ -91,7 +91,12 @@ pub(crate) fn events_to_parse(events: &SseEvents, keys: &KeySet) -> Vec<bool> {
     if DISABLED.get() {
         return vec![true; ranges.len()];
     }
-    let mut parse: Vec<bool> = ranges.iter().map(|r| !is_object(&buf[r.clone()])).collect();
+    // Spans always lie within the buffer (`SseEvents` builds them); a span that did not
+    // would make its event parsed, never a panic.
+    let mut parse: Vec<bool> = ranges
+        .iter()
+        .map(|r| buf.get(r.clone()).is_none_or(|d| !is_object(d)))
+        .collect();
     let mut owner = Owner::new(&ranges);
     for pos in UNICODE_ESCAPE.find_iter(buf) {
         if let Some(i) = owner.at(pos) {
@@ -103,7 +108,9 @@ pub(crate) fn events_to_parse(events: &SseEvents, keys: &KeySet) -> Vec<bool> {
         if let Some(i) = owner.at(start)
             && !parse[i]
             && end <= ranges[i].end
-            && is_live_key(&buf[end..ranges[i].end], &keys.keys[pattern.as_usize()])
+            && buf
+                .get(end..ranges[i].end)
+                .is_some_and(|after| is_live_key(after, &keys.keys[pattern.as_usize()]))
         {
             parse[i] = true;
         }
