@@ -135,34 +135,66 @@ impl Framing {
                 _ => return Err(Http1Error::Chunk),
             },
             Framing::ChunkSize | Framing::Trailer => {
-                let Some(i) = memchr::memchr(b'\n', buf) else {
-                    if buf.len() > MAX_LINE {
-                        return Err(Http1Error::Chunk);
-                    }
-                    return Ok(Step::NeedMore);
+                let plain = match *self {
+                    Framing::ChunkSize => plain_size_line(buf),
+                    _ => None,
                 };
-                let line = buf[..i].strip_suffix(b"\r").unwrap_or(&buf[..i]);
-                if *self == Framing::Trailer {
-                    if line.is_empty() {
-                        return Ok(Step::Done(i + 1));
+                let (size, used) = match plain {
+                    Some(found) => found,
+                    None => {
+                        let Some(i) = memchr::memchr(b'\n', buf) else {
+                            if buf.len() > MAX_LINE {
+                                return Err(Http1Error::Chunk);
+                            }
+                            return Ok(Step::NeedMore);
+                        };
+                        let line = buf[..i].strip_suffix(b"\r").unwrap_or(&buf[..i]);
+                        if *self == Framing::Trailer {
+                            if line.is_empty() {
+                                return Ok(Step::Done(i + 1));
+                            }
+                            return Ok(Step::Skip(i + 1));
+                        }
+                        (chunk_size(line)?, i + 1)
                     }
-                    return Ok(Step::Skip(i + 1));
-                }
-                let size = chunk_size(line)?;
+                };
                 if size == 0 {
                     *self = Framing::Trailer;
-                    return Ok(Step::Skip(i + 1));
+                    return Ok(Step::Skip(used));
                 }
                 *self = Framing::ChunkData(size);
-                if i + 1 < buf.len() {
+                if used < buf.len() {
                     // The chunk's data follows its size line: one step for both.
-                    self.body_at(size, buf, i + 1)
+                    self.body_at(size, buf, used)
                 } else {
-                    Step::Skip(i + 1)
+                    Step::Skip(used)
                 }
             }
         })
     }
+}
+
+/// The common chunk-size line, read in one pass: 1 to 16 hex digits then CRLF (or LF).
+/// Returns the size and the line's length with its terminator; `None` for anything else
+/// (extensions, whitespace, leading zeros past 16 digits, a line not complete yet), which
+/// [`chunk_size`] then handles.
+fn plain_size_line(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut size = 0u64;
+    for (i, &b) in buf.iter().enumerate().take(17) {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            b'\r' if i > 0 => return (buf.get(i + 1) == Some(&b'\n')).then_some((size, i + 2)),
+            b'\n' if i > 0 => return Some((size, i + 1)),
+            _ => return None,
+        };
+        if i == 16 {
+            return None;
+        }
+        size = (size << 4) | u64::from(digit);
+    }
+    None
 }
 
 /// The size on a chunk-size line (hex digits, then optional whitespace and extensions).
@@ -816,6 +848,37 @@ impl H1Conn {
 #[cfg(test)]
 mod tests {
     use super::{Http1Error, chunk_size, find_head_end};
+
+    /// The one-pass reader agrees with the general one wherever it answers.
+    #[test]
+    fn plain_size_lines_agree_with_chunk_size() {
+        for line in [
+            "1a\r\n",
+            "1A\n",
+            "0\r\n",
+            "ffffffffffffffff\r\n",
+            "00000000000000001\r\n",
+            "1a;x=1\r\n",
+            "1a \r\n",
+            "\r\n",
+            "1a\r",
+            "1a",
+            "1a\rx\n",
+            "g\r\n",
+        ] {
+            let b = line.as_bytes();
+            if let Some((size, used)) = super::plain_size_line(b) {
+                let i = b.iter().position(|&c| c == b'\n').expect("complete line");
+                assert_eq!(used, i + 1, "{line:?}");
+                let l = b[..i].strip_suffix(b"\r").unwrap_or(&b[..i]);
+                assert_eq!(chunk_size(l), Ok(size), "{line:?}");
+            }
+        }
+        assert_eq!(super::plain_size_line(b"7d\r\n{"), Some((0x7d, 4)));
+        assert_eq!(super::plain_size_line(b"1a;x\r\n"), None);
+        assert_eq!(super::plain_size_line(b"1a\r"), None);
+        assert_eq!(super::plain_size_line(b"00000000000000001\r\n"), None);
+    }
 
     #[test]
     fn chunk_size_lines() {
