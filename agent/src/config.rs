@@ -138,6 +138,12 @@ impl AgentConfig {
         self.capture
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.reassembly
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.llm
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.agent.status_interval_secs == 0 {
             return Err(ConfigError::Invalid(
                 "agent.status_interval_secs must be > 0".into(),
@@ -184,5 +190,22 @@ mod tests {
     fn out_of_range_values_fail_validation() {
         let c = AgentConfig::parse("[capture]\nchunk_size = 0\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("chunk_size"));
+        // Every section's own check runs: reassembly bounds (incl. the 1 GiB body cap that
+        // keeps SSE spans within 32 bits) and LLM endpoint rules.
+        for (toml, names) in [
+            ("[reassembly]\nmax_connections = 0\n", "max_connections"),
+            (
+                "[reassembly]\nmax_decompressed_bytes = 2147483648\n",
+                "max_decompressed_bytes",
+            ),
+            (
+                "[[llm.endpoints]]\nhost = \"gw\"\npath = \"v1\"\nprovider = \"vllm\"\n",
+                "path",
+            ),
+        ] {
+            let c = AgentConfig::parse(toml).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(names), "{toml}: {e}");
+        }
     }
 }

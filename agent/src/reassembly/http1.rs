@@ -284,6 +284,14 @@ fn find_head_end(buf: &[u8], scan: &mut usize) -> bool {
     })
 }
 
+/// Counts malformed HTTP/1 input of `dir`.
+fn count_malformed(dir: Direction, cx: &mut Ctx<'_>) {
+    match dir {
+        Direction::Egress => cx.stats.malformed.http1_request += 1,
+        Direction::Ingress => cx.stats.malformed.http1_response += 1,
+    }
+}
+
 /// Finds the start of a plausible request line (egress) or status line (ingress).
 fn find_start(buf: &[u8], dir: Direction) -> Option<usize> {
     (0..buf.len()).find(|&i| {
@@ -449,10 +457,8 @@ impl H1Conn {
             }
             Ok(Step::NeedMore) => None,
             Err(e) => {
-                match dir {
-                    Direction::Egress => cx.stats.malformed.http1_request += 1,
-                    Direction::Ingress => cx.stats.malformed.http1_response += 1,
-                }
+                count_malformed(dir, cx);
+                // `Http1Error` displays fixed names only, never captured bytes.
                 tracing::debug!(?dir, error = %e, "http1 body framing malformed");
                 self.broken(dir, IncompleteReason::Malformed(e.to_string()), ts, cx, out);
                 Some(0)
@@ -563,10 +569,7 @@ impl H1Conn {
         cx: &mut Ctx<'_>,
         out: &mut Vec<Exchange>,
     ) {
-        match dir {
-            Direction::Egress => cx.stats.malformed.http1_request += 1,
-            Direction::Ingress => cx.stats.malformed.http1_response += 1,
-        }
+        count_malformed(dir, cx);
         tracing::debug!(?dir, error = %e, "http1 head malformed, resynchronising");
         self.broken(dir, IncompleteReason::Malformed(e.to_string()), ts, cx, out);
     }

@@ -105,13 +105,13 @@ impl SseParser {
             },
             events: Builder {
                 first_line: true,
-                buf: Vec::with_capacity(INITIAL_BUF),
+                buf: Vec::new(),
                 data_start: 0,
                 has_data: false,
                 event: Field::default(),
                 id: Field::default(),
                 retry_ms: None,
-                slots: Vec::with_capacity(64),
+                slots: Vec::new(),
             },
         }
     }
@@ -185,6 +185,11 @@ impl Builder {
     }
 
     fn data(&mut self, value: &[u8]) {
+        if self.buf.capacity() == 0 {
+            // Reserved on the first data, so a stream that never sends any costs nothing.
+            self.buf.reserve(INITIAL_BUF);
+            self.slots.reserve(64);
+        }
         if self.has_data {
             self.buf.push(b'\n');
         }
