@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use pricing::{CostOutcome, UnknownReason};
 
-use super::{EventCostBreakdown, EventSegment, EventType, LlmEvent, SCHEMA_VERSION, time};
+use super::{EventCostBreakdown, EventSegment, EventType, LlmEvent, SCHEMA_VERSION, id, time};
 use crate::llm::{JsonErrorClass, LlmCall, ParseErrorKind};
 use crate::privacy::redact::{self, MAX_SNIPPET_CHARS};
 use crate::privacy::{Privacy, PrivacyMode, headers};
@@ -106,22 +106,21 @@ fn bounded(s: &str, max: usize) -> String {
     redact::truncate_chars(&clean, max).0.to_owned()
 }
 
-/// A name (model, host, price key): at most `max` chars of `[A-Za-z0-9._:/@+=-]`, other
+/// A name (model, host, price key): at most `max` chars of `[A-Za-z0-9._:/@+=-\[\]]`, other
 /// characters replaced by `_`; `None` when empty.
 fn name(s: &str, max: usize) -> Option<String> {
-    let clean: String = s
-        .trim()
+    let s = s.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._:/@+=-[]".contains(c);
+    // Almost every name is already clean ASCII: copy it once.
+    if s.len() <= max && s.bytes().all(|b| allowed(char::from(b))) {
+        return (!s.is_empty()).then(|| s.to_owned());
+    }
+    let out: String = s
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._:/@+=-[]".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .take(max)
+        .map(|c| if allowed(c) { c } else { '_' })
         .collect();
-    let out = redact::truncate_chars(&clean, max).0;
-    (!out.is_empty()).then(|| out.to_owned())
+    (!out.is_empty()).then_some(out)
 }
 
 /// A class/code string: lower-cased `[a-z0-9_.:-]`, bounded; anything else becomes `other`.
@@ -226,7 +225,7 @@ pub fn build_event(
     let u = &call.usage;
     let event = LlmEvent {
         schema_version: SCHEMA_VERSION,
-        event_id: uuid::Uuid::now_v7().to_string(),
+        event_id: id::event_id_text(meta.observed_at),
         event_type: EventType::LlmExchange,
         observed_at: time::rfc3339_millis(meta.observed_at),
         provider: call.provider,

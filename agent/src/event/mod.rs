@@ -10,6 +10,7 @@
 //! redacted snippets in `snippets` mode.
 
 mod build;
+mod id;
 mod ndjson;
 #[cfg(any(test, feature = "schema-validation"))]
 pub mod schema;

@@ -27,12 +27,33 @@ pub fn rfc3339_millis(t: SystemTime) -> String {
     let (secs, milli) = (ms / 1000, ms % 1000);
     let (days, sod) = (secs / 86_400, secs % 86_400);
     let (year, day, month) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    let mut out = [0u8; 24];
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    // Years past 9999 would need a wider field; the clamp keeps the output well formed.
+    put(0, 4, year.clamp(0, 9999));
+    put(5, 2, i64::from(month));
+    put(8, 2, i64::from(day));
+    put(11, 2, sod / 3600);
+    put(14, 2, sod % 3600 / 60);
+    put(17, 2, sod % 60);
+    put(20, 3, milli);
+    for (i, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        out[i] = sep;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 #[cfg(test)]
@@ -47,5 +68,7 @@ mod tests {
         assert_eq!(at(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(at(1_767_323_045_678), "2026-01-02T03:04:05.678Z");
         assert_eq!(at(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
+        assert_eq!(at(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(at(u64::MAX).len(), 24);
     }
 }
