@@ -23,6 +23,7 @@ mod entry;
 mod error;
 mod litellm;
 mod matching;
+mod memo;
 mod native;
 mod report;
 mod table;

@@ -22,6 +22,7 @@ use crate::matching::{
     provider_fallbacks, split_provider_prefix, strip_bedrock_region, strip_bedrock_version,
     strip_date_suffix,
 };
+use crate::memo::{Found, Memo};
 use crate::native::parse_native;
 use crate::unmatched::UnmatchedCounter;
 
@@ -109,6 +110,8 @@ pub struct PriceTable {
     layers: Vec<Layer>,
     azure_deployments: HashMap<String, String>,
     unmatched: UnmatchedCounter,
+    /// Lookups already resolved; emptied whenever layers or mappings change.
+    memo: Memo,
 }
 
 fn embedded_layer() -> &'static Result<Layer, String> {
@@ -146,6 +149,7 @@ impl PriceTable {
             layers: vec![layer],
             azure_deployments: HashMap::new(),
             unmatched: UnmatchedCounter::default(),
+            memo: Memo::default(),
         })
     }
 
@@ -202,6 +206,7 @@ impl PriceTable {
             .position(|l| rank(&l.origin) >= rank(&layer.origin))
             .unwrap_or(self.layers.len());
         self.layers.insert(at, layer);
+        self.memo.clear();
     }
 
     /// Sets the Azure deployment → model mapping (names compare case-insensitively).
@@ -210,6 +215,7 @@ impl PriceTable {
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
+        self.memo.clear();
     }
 
     /// Layers, highest precedence first.
@@ -240,6 +246,47 @@ impl PriceTable {
     pub fn lookup(&self, provider: &str, model: &str) -> Option<Resolution<'_>> {
         let provider = canonical_provider(provider);
         let provider = provider.as_str();
+        if let Some(found) = self.memo.get(provider, model) {
+            return found.map(|f| self.resolution(f));
+        }
+        let resolved = self.search(provider, model);
+        let found = resolved.as_ref().and_then(|r| self.found(r));
+        self.memo.put(provider, model, found);
+        resolved
+    }
+
+    /// Where `r` sits in the layers, to remember it.
+    fn found(&self, r: &Resolution<'_>) -> Option<Found> {
+        let layer = self
+            .layers
+            .iter()
+            .position(|l| std::ptr::eq(&l.origin, r.origin))?;
+        let entry = self.layers[layer]
+            .entries
+            .iter()
+            .position(|e| std::ptr::eq(e, r.entry))?;
+        Some(Found {
+            layer,
+            entry,
+            kind: r.kind.clone(),
+            matched_name: r.matched_name.clone(),
+        })
+    }
+
+    /// A remembered resolution, read back from the layers it points into.
+    fn resolution(&self, f: Found) -> Resolution<'_> {
+        let layer = &self.layers[f.layer];
+        Resolution {
+            entry: &layer.entries[f.entry],
+            origin: &layer.origin,
+            version: &layer.version,
+            kind: f.kind,
+            matched_name: f.matched_name,
+        }
+    }
+
+    /// The general search over candidates, providers and layers, for a canonical provider.
+    fn search(&self, provider: &str, model: &str) -> Option<Resolution<'_>> {
         let candidates = self.candidates(provider, model);
         // Providers searched for unscoped candidates: the requested one, then its fallbacks;
         // every known provider when none was given; none for an unknown provider.
@@ -382,5 +429,53 @@ impl PriceTable {
                 reason: UnknownReason::NoUsage,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A remembered answer equals a fresh search, before and after the table changes.
+    #[test]
+    fn remembered_lookups_equal_fresh_searches() {
+        let mut table = PriceTable::embedded();
+        let probes = [
+            ("openai", "gpt-4o"),
+            ("openai", "gpt-4o-2024-08-06"),
+            ("OpenAI", "GPT-4o-mini "),
+            ("anthropic", "claude-sonnet-4-5-20250929"),
+            ("azure.ai.openai", "prod"),
+            ("", "openai/gpt-4o"),
+            ("openrouter", "anthropic/claude-sonnet-4-5"),
+            ("openai", "no-such-model"),
+        ];
+        let check = |table: &PriceTable| {
+            for (p, m) in probes {
+                let fresh = table.search(&canonical_provider(p), m);
+                assert_eq!(table.lookup(p, m), fresh, "{p} {m}, first");
+                assert_eq!(table.lookup(p, m), fresh, "{p} {m}, remembered");
+            }
+        };
+        check(&table);
+        table
+            .add_override_str(
+                r#"{"version":"t1","as_of":"2026-01-01","models":{
+                    "openai/gpt-4o":{"input_per_mtok":1,"output_per_mtok":2,"source":"test"}
+                }}"#,
+                "test",
+            )
+            .expect("override parses");
+        check(&table);
+        assert_eq!(
+            table
+                .lookup("openai", "gpt-4o-2024-08-06")
+                .map(|r| r.version),
+            Some("t1"),
+            "an override added later wins over what was remembered"
+        );
+        table.set_azure_deployments(HashMap::from([("prod".into(), "gpt-4o".into())]));
+        check(&table);
+        assert!(table.lookup("azure.ai.openai", "prod").is_some());
     }
 }
