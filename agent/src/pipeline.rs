@@ -367,10 +367,7 @@ pub fn observation(call: &LlmCall, ev: &LlmEvent) -> Observation {
         provider: call.provider.as_str().to_string(),
         request_model: ev.request_model.clone(),
         response_model: ev.response_model.clone(),
-        operation: serde_json::to_value(call.operation)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        operation: call.operation.as_str().to_owned(),
         status_class,
         error_type: ev.error_type.clone(),
         usage_reported: call.usage.reported,

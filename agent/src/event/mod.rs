@@ -11,6 +11,7 @@
 
 mod build;
 mod id;
+mod json;
 mod ndjson;
 #[cfg(any(test, feature = "schema-validation"))]
 pub mod schema;
@@ -37,6 +38,15 @@ pub enum EventType {
     /// One LLM request/response exchange.
     #[serde(rename = "llm.exchange")]
     LlmExchange,
+}
+
+impl EventType {
+    /// The event spelling, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::LlmExchange => "llm.exchange",
+        }
+    }
 }
 
 /// One prompt segment in an event: structure and keyed hashes, never text (except `snippet`

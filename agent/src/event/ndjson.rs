@@ -5,7 +5,9 @@
 
 use std::borrow::Cow;
 
-use super::LlmEvent;
+use super::json::ObjectWriter;
+use super::{EventSegment, LlmEvent};
+use crate::llm::CacheTtl;
 
 /// Largest NDJSON line, newline included.
 pub const MAX_EVENT_BYTES: usize = 10 * 1024;
@@ -63,13 +65,9 @@ impl LlmEvent {
     pub fn to_ndjson_line(&self) -> Vec<u8> {
         let mut ev = Cow::Borrowed(self);
         loop {
-            // Serialising this struct cannot fail: string keys only, no custom serialisers
-            // that error.
             // Sized for a typical event (2–3 KiB) so the line is not regrown while written.
             let mut line = Vec::with_capacity(4096);
-            if serde_json::to_writer(&mut line, ev.as_ref()).is_err() {
-                line.clear();
-            }
+            write_event(ev.as_ref(), &mut line);
             if line.len() < MAX_EVENT_BYTES || !shrink(ev.to_mut(), line.len()) {
                 line.push(b'\n');
                 if line.len() > MAX_EVENT_BYTES {
@@ -78,5 +76,131 @@ impl LlmEvent {
                 return line;
             }
         }
+    }
+}
+
+/// The event as one JSON object, members in the contract's order: the same bytes as
+/// `serde_json::to_writer(ev)` with the derived `Serialize` (a test holds the two equal),
+/// without the generic serialiser's per-key escaping and per-member dispatch.
+pub(crate) fn write_event(ev: &LlmEvent, out: &mut Vec<u8>) {
+    let mut o = ObjectWriter::begin(out);
+    o.uint("schema_version", ev.schema_version);
+    o.str("event_id", &ev.event_id);
+    o.str("event_type", ev.event_type.as_str());
+    o.str("observed_at", &ev.observed_at);
+    o.str("provider", ev.provider.as_str());
+    o.str("api", ev.api.as_str());
+    o.str("operation", ev.operation.as_str());
+    o.opt_str("server.address", ev.server_address.as_deref());
+    o.opt_uint("server.port", ev.server_port);
+    o.opt_str("request.model", ev.request_model.as_deref());
+    o.bool("request.stream", ev.request_stream);
+    o.opt_uint("request.max_tokens", ev.request_max_tokens);
+    o.uint("request.message_count", ev.request_message_count);
+    o.uint("request.tool_count", ev.request_tool_count);
+    o.opt_str("request.content_type", ev.request_content_type.as_deref());
+    o.opt_str("request.id_hash", ev.request_id_hash.as_deref());
+    o.opt_str("response.model", ev.response_model.as_deref());
+    o.opt_uint("response.status", ev.response_status);
+    o.opt_str("response.content_type", ev.response_content_type.as_deref());
+    o.str_array(
+        "response.finish_reasons",
+        ev.response_finish_reasons.iter().map(String::as_str),
+    );
+    o.bool("usage.reported", ev.usage_reported);
+    o.opt_uint("usage.input_tokens", ev.usage_input_tokens);
+    o.opt_uint("usage.output_tokens", ev.usage_output_tokens);
+    o.opt_uint(
+        "usage.cache_read_input_tokens",
+        ev.usage_cache_read_input_tokens,
+    );
+    o.opt_uint(
+        "usage.cache_creation_input_tokens",
+        ev.usage_cache_creation_input_tokens,
+    );
+    o.opt_uint(
+        "usage.cache_creation_5m_input_tokens",
+        ev.usage_cache_creation_5m_input_tokens,
+    );
+    o.opt_uint(
+        "usage.cache_creation_1h_input_tokens",
+        ev.usage_cache_creation_1h_input_tokens,
+    );
+    o.opt_uint(
+        "usage.reasoning_output_tokens",
+        ev.usage_reasoning_output_tokens,
+    );
+    o.bool("cost.known", ev.cost_known);
+    o.opt_serde("cost.usd", ev.cost_usd.as_ref());
+    o.opt_str("cost.pricing_version", ev.cost_pricing_version.as_deref());
+    o.opt_str("cost.model_key", ev.cost_model_key.as_deref());
+    o.opt_uint("cost.tier", ev.cost_tier);
+    o.opt_serde("cost.breakdown", ev.cost_breakdown.as_ref());
+    o.opt_str("cost.unknown_reason", ev.cost_unknown_reason);
+    o.opt_serde("timing.duration_ms", ev.timing_duration_ms.as_ref());
+    o.opt_serde(
+        "timing.time_to_first_chunk_ms",
+        ev.timing_time_to_first_chunk_ms.as_ref(),
+    );
+    o.uint("timing.chunk_count", ev.timing_chunk_count);
+    o.uint("process.pid", ev.process_pid);
+    o.str("process.comm", &ev.process_comm);
+    o.opt_str("prompt.fingerprint", ev.prompt_fingerprint.as_deref());
+    o.uint("prompt.segment_count", ev.prompt_segment_count);
+    o.object_array("prompt.segments", &ev.prompt_segments, write_segment);
+    o.bool("prompt.segments_truncated", ev.prompt_segments_truncated);
+    o.bool("capture.complete", ev.capture_complete);
+    o.str_array(
+        "capture.incomplete_reasons",
+        ev.capture_incomplete_reasons.iter().copied(),
+    );
+    o.str_array(
+        "capture.parse_errors",
+        ev.capture_parse_errors.iter().copied(),
+    );
+    o.opt_str("error.type", ev.error_type.as_deref());
+    o.opt_uint(
+        "rate_limit.remaining_requests",
+        ev.rate_limit_remaining_requests,
+    );
+    o.opt_uint("rate_limit.limit_requests", ev.rate_limit_limit_requests);
+    o.opt_uint(
+        "rate_limit.remaining_tokens",
+        ev.rate_limit_remaining_tokens,
+    );
+    o.opt_uint("rate_limit.limit_tokens", ev.rate_limit_limit_tokens);
+    o.opt_serde(
+        "rate_limit.reset_requests_s",
+        ev.rate_limit_reset_requests_s.as_ref(),
+    );
+    o.opt_serde(
+        "rate_limit.reset_tokens_s",
+        ev.rate_limit_reset_tokens_s.as_ref(),
+    );
+    o.opt_serde(
+        "rate_limit.retry_after_s",
+        ev.rate_limit_retry_after_s.as_ref(),
+    );
+    o.str("privacy.mode", ev.privacy_mode.as_str());
+    o.bool("privacy.truncated", ev.privacy_truncated);
+    o.opt_serde("cache", ev.cache.as_ref());
+    o.opt_serde("workload", ev.workload.as_ref());
+    o.end();
+}
+
+fn write_segment(s: &EventSegment, o: &mut ObjectWriter<'_>) {
+    o.str("kind", s.kind.as_str());
+    o.opt_str("role", s.role.as_deref());
+    o.uint("index", s.index);
+    o.opt_uint("message_index", s.message_index);
+    o.opt_str("hash", s.hash.as_deref());
+    o.opt_str("chain", s.chain.as_deref());
+    o.uint("bytes", s.bytes);
+    o.opt_str("cache_control", s.cache_control.map(CacheTtl::as_str));
+    if let Some(snippet) = &s.snippet {
+        o.str("snippet", snippet);
+    }
+    if let Some(t) = s.snippet_truncated {
+        o.bool("snippet_truncated", t);
     }
 }

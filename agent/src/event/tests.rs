@@ -75,7 +75,19 @@ fn meta() -> ExchangeMeta {
     }
 }
 
+/// The hand-written line writer and the `Serialize` derive give the same bytes.
+fn assert_writer_matches_derive(ev: &LlmEvent) {
+    let mut ours = Vec::new();
+    ndjson::write_event(ev, &mut ours);
+    let derived = serde_json::to_vec(ev).expect("derive");
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&derived)
+    );
+}
+
 fn json(ev: &LlmEvent) -> Value {
+    assert_writer_matches_derive(ev);
     let line = ev.to_ndjson_line();
     assert!(line.len() <= MAX_EVENT_BYTES);
     assert_eq!(line.last(), Some(&b'\n'));
@@ -274,4 +286,123 @@ fn schema_rejects_broken_events() {
     assert!(broken(&|m| {
         m.insert("prompt_text".into(), Value::from("x"));
     }));
+}
+
+proptest::proptest! {
+    /// Arbitrary field values (controls, quotes, non-ASCII, NaN, extremes) in every member the
+    /// writer handles by hand: its bytes equal the derive's.
+    #[test]
+    fn line_writer_matches_the_derive(
+        text in proptest::collection::vec(proptest::prelude::any::<String>(), 8),
+        nums in proptest::collection::vec(proptest::prelude::any::<u64>(), 8),
+        floats in proptest::collection::vec(proptest::prelude::any::<f64>(), 4),
+        flags in proptest::collection::vec(proptest::prelude::any::<bool>(), 6),
+    ) {
+        let mut ev = build_event(
+            &call(vec![seg(0, "a"), seg(1, "b")]),
+            &meta(),
+            None,
+            &privacy(PrivacyMode::Strict),
+        );
+        let pick = |i: usize| flags[i].then(|| text[i].clone());
+        ev.event_id = text[0].clone();
+        ev.server_address = pick(1);
+        ev.request_model = pick(2);
+        ev.response_model = pick(3);
+        ev.error_type = pick(4);
+        ev.cost_model_key = pick(5);
+        ev.process_comm = text[6].clone();
+        ev.response_finish_reasons = vec![text[7].clone(), text[1].clone()];
+        ev.request_max_tokens = flags[0].then_some(nums[0]);
+        ev.usage_input_tokens = Some(nums[1]);
+        ev.rate_limit_limit_tokens = flags[1].then_some(nums[2]);
+        ev.server_port = Some(nums[3] as u16);
+        ev.timing_chunk_count = nums[4] as u32;
+        ev.cost_usd = Some(floats[0]);
+        ev.timing_duration_ms = Some(floats[1]);
+        ev.rate_limit_retry_after_s = flags[2].then_some(floats[2]);
+        ev.request_stream = flags[3];
+        ev.prompt_segments[0].snippet = pick(5);
+        ev.prompt_segments[0].snippet_truncated = flags[4].then_some(flags[5]);
+        ev.prompt_segments[1].role = Some(text[3].clone());
+        ev.prompt_segments[1].message_index = Some(nums[5] as u32);
+        ev.prompt_segments[1].bytes = nums[6];
+        ev.workload = flags[5].then(|| Workload {
+            pod: Some(text[2].clone()),
+            ..Workload::default()
+        });
+        ev.cache = flags[4].then(|| CacheInsight {
+            status: crate::insights::CacheStatus::Break,
+            reason: crate::insights::CacheReason::SystemChanged,
+            segment_index: None,
+            expected_cached_tokens: nums[7],
+            reported_cached_tokens: None,
+            wasted_tokens_low: 0,
+            wasted_tokens_high: 1,
+            wasted_usd_low: Some(floats[3]),
+            wasted_usd_high: None,
+            confidence: crate::insights::Confidence::NoUsage,
+        });
+        assert_writer_matches_derive(&ev);
+    }
+}
+
+/// Every enum the line writer spells by hand is spelt as its `Serialize` derive spells it.
+#[test]
+fn hand_spelt_enums_match_their_serialisation() {
+    fn same<T: serde::Serialize>(v: T, text: &str) {
+        assert_eq!(serde_json::to_value(v).expect("enum"), Value::from(text));
+    }
+    same(EventType::LlmExchange, EventType::LlmExchange.as_str());
+    for api in [
+        Api::ChatCompletions,
+        Api::Responses,
+        Api::Embeddings,
+        Api::Completions,
+        Api::AnthropicMessages,
+        Api::GenerateContent,
+        Api::BedrockConverse,
+        Api::BedrockInvoke,
+        Api::OllamaChat,
+        Api::OllamaGenerate,
+    ] {
+        same(api, api.as_str());
+        same(api.operation(), api.operation().as_str());
+    }
+    for kind in [
+        SegmentKind::Tools,
+        SegmentKind::System,
+        SegmentKind::Message,
+        SegmentKind::ContentBlock,
+    ] {
+        same(kind, kind.as_str());
+    }
+    for ttl in [CacheTtl::FiveMinutes, CacheTtl::OneHour] {
+        same(ttl, ttl.as_str());
+    }
+    for mode in [PrivacyMode::Strict, PrivacyMode::Snippets] {
+        same(mode, mode.as_str());
+    }
+    use Provider as P;
+    for p in [
+        P::OpenAi,
+        P::AzureOpenAi,
+        P::Anthropic,
+        P::GcpGemini,
+        P::GcpVertexAi,
+        P::AwsBedrock,
+        P::MistralAi,
+        P::Groq,
+        P::DeepSeek,
+        P::XAi,
+        P::OpenRouter,
+        P::Together,
+        P::Fireworks,
+        P::Ollama,
+        P::Vllm,
+        P::LiteLlm,
+        P::UnknownCompatible,
+    ] {
+        same(p, p.as_str());
+    }
 }

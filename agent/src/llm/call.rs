@@ -114,6 +114,22 @@ pub enum Api {
 }
 
 impl Api {
+    /// The event spelling (`chat_completions`, …), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::ChatCompletions => "chat_completions",
+            Api::Responses => "responses",
+            Api::Embeddings => "embeddings",
+            Api::Completions => "completions",
+            Api::AnthropicMessages => "anthropic_messages",
+            Api::GenerateContent => "generate_content",
+            Api::BedrockConverse => "bedrock_converse",
+            Api::BedrockInvoke => "bedrock_invoke",
+            Api::OllamaChat => "ollama_chat",
+            Api::OllamaGenerate => "ollama_generate",
+        }
+    }
+
     /// The OpenTelemetry `gen_ai.operation.name` this API performs.
     pub fn operation(self) -> Operation {
         match self {
@@ -142,6 +158,18 @@ pub enum Operation {
     TextCompletion,
     /// `embeddings`.
     Embeddings,
+}
+
+impl Operation {
+    /// The `gen_ai.operation.name` string, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::GenerateContent => "generate_content",
+            Operation::TextCompletion => "text_completion",
+            Operation::Embeddings => "embeddings",
+        }
+    }
 }
 
 /// Why part of a call could not be understood. Class only, never payload text.
@@ -228,6 +256,18 @@ pub enum SegmentKind {
     ContentBlock,
 }
 
+impl SegmentKind {
+    /// The event spelling, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Tools => "tools",
+            SegmentKind::System => "system",
+            SegmentKind::Message => "message",
+            SegmentKind::ContentBlock => "content_block",
+        }
+    }
+}
+
 /// Cache TTL requested by a `cache_control` marker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum CacheTtl {
@@ -237,6 +277,16 @@ pub enum CacheTtl {
     /// One hour.
     #[serde(rename = "1h")]
     OneHour,
+}
+
+impl CacheTtl {
+    /// The event spelling (`5m`, `1h`), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheTtl::FiveMinutes => "5m",
+            CacheTtl::OneHour => "1h",
+        }
+    }
 }
 
 /// A cache breakpoint marker on a segment.
