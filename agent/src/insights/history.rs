@@ -72,7 +72,8 @@ struct Entry {
 #[derive(Debug, Default)]
 struct KeyState {
     entries: VecDeque<Entry>,
-    index: HashMap<Digest, ChainRef>,
+    /// foldhash (seeded per process): the keys are keyed HMACs, which traffic cannot choose.
+    index: HashMap<Digest, ChainRef, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug, Default)]
