@@ -84,10 +84,48 @@ enum Decoder {
 }
 
 enum Sink {
-    Full(BytesMut),
+    Full(FullBody),
     Sse(SseParser),
     NdJson(NdJsonParser),
     EventStream(EventStreamParser),
+}
+
+/// A plain body as it arrives. A body that came in one piece stays a slice of the chunk that
+/// carried it (no copy); a second piece copies it into an owned buffer.
+enum FullBody {
+    Empty,
+    Shared(Bytes),
+    Owned(BytesMut),
+}
+
+impl FullBody {
+    fn push_slice(&mut self, data: &[u8]) {
+        match self {
+            FullBody::Empty => *self = FullBody::Owned(BytesMut::from(data)),
+            FullBody::Shared(first) => {
+                let mut owned = BytesMut::with_capacity(first.len() + data.len());
+                owned.extend_from_slice(first);
+                owned.extend_from_slice(data);
+                *self = FullBody::Owned(owned);
+            }
+            FullBody::Owned(b) => b.extend_from_slice(data),
+        }
+    }
+
+    fn push_shared(&mut self, data: Bytes) {
+        match self {
+            FullBody::Empty => *self = FullBody::Shared(data),
+            _ => self.push_slice(&data),
+        }
+    }
+
+    fn freeze(self) -> Bytes {
+        match self {
+            FullBody::Empty => Bytes::new(),
+            FullBody::Shared(b) => b,
+            FullBody::Owned(b) => b.freeze(),
+        }
+    }
 }
 
 /// Streaming decoder of one message body.
@@ -142,7 +180,7 @@ impl BodyPipeline {
                 Sink::NdJson(NdJsonParser::new())
             }
             "application/vnd.amazon.eventstream" => Sink::EventStream(EventStreamParser::new()),
-            _ => Sink::Full(BytesMut::new()),
+            _ => Sink::Full(FullBody::Empty),
         };
         Self {
             decoder,
@@ -159,6 +197,25 @@ impl BodyPipeline {
     /// Whether decoding stopped (bound or error); further bytes are ignored.
     pub fn failed(&self) -> Option<BodyError> {
         self.error
+    }
+
+    /// Like [`BodyPipeline::feed`], for bytes the caller holds as [`Bytes`]: a plain,
+    /// unencoded body that arrives in one piece keeps them without copying.
+    pub fn feed_shared(&mut self, data: Bytes, ts: u64) {
+        let plain = matches!(self.decoder, Decoder::Identity | Decoder::Unknown);
+        let Sink::Full(body) = &mut self.sink else {
+            return self.feed(&data, ts);
+        };
+        if !plain || self.error.is_some() || data.is_empty() {
+            return self.feed(&data, ts);
+        }
+        let n = data.len().min(self.max - self.total);
+        self.total += n;
+        body.push_shared(data.slice(..n));
+        self.note(n, ts);
+        if n < data.len() {
+            self.error = Some(BodyError::Bound);
+        }
     }
 
     /// Feeds encoded body bytes; `ts` is the timestamp of the chunk that carried them.
@@ -334,7 +391,7 @@ fn sink_feed(sink: &mut Sink, data: &[u8], ts: u64) {
         return;
     }
     match sink {
-        Sink::Full(b) => b.extend_from_slice(data),
+        Sink::Full(b) => b.push_slice(data),
         Sink::Sse(p) => p.feed(data, ts),
         Sink::NdJson(p) => p.feed(data, ts),
         Sink::EventStream(p) => p.feed(data, ts),

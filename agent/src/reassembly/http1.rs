@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
 
 use super::body::BodyPipeline;
@@ -368,7 +368,7 @@ impl H1Conn {
     pub fn on_data(
         &mut self,
         dir: Direction,
-        data: &[u8],
+        data: &Bytes,
         ts: u64,
         cx: &mut Ctx<'_>,
         out: &mut Vec<Exchange>,
@@ -387,7 +387,7 @@ impl H1Conn {
         }
         // Nothing buffered: heads are parsed and body bytes fed from the chunk itself, and
         // only what cannot be used yet (a partial head or chunk-size line) is buffered.
-        let mut input = data;
+        let mut input = &data[..];
         while !self.dead {
             match self.dir(dir).state {
                 State::Body(mut f) => {
@@ -396,7 +396,8 @@ impl H1Conn {
                     }
                     let step = f.next(input);
                     self.dir(dir).state = State::Body(f);
-                    match self.body_step(dir, step, input, ts, cx, out) {
+                    let at = data.len() - input.len();
+                    match self.body_step(dir, step, input, Some((data, at)), ts, cx, out) {
                         Some(n) => input = &input[n..],
                         None => break,
                     }
@@ -423,13 +424,16 @@ impl H1Conn {
     }
 
     /// Acts on one framing step of a body in `dir`, read from `input` (the buffered bytes,
-    /// or the chunk itself when nothing is buffered). Returns the bytes used, or `None` when
-    /// more bytes are needed.
+    /// or the chunk itself when nothing is buffered; then `chunk` is that chunk and where
+    /// `input` starts in it, so body bytes can be kept without a copy). Returns the bytes
+    /// used, or `None` when more bytes are needed.
+    #[allow(clippy::too_many_arguments)]
     fn body_step(
         &mut self,
         dir: Direction,
         step: Result<Step, Http1Error>,
         input: &[u8],
+        chunk: Option<(&Bytes, usize)>,
         ts: u64,
         cx: &mut Ctx<'_>,
         out: &mut Vec<Exchange>,
@@ -441,8 +445,12 @@ impl H1Conn {
                     Direction::Egress => p.req_body.as_mut(),
                     Direction::Ingress => p.resp_body.as_mut(),
                 });
-                if let Some(pipe) = pipe {
-                    pipe.feed(&input[start..start + len], ts);
+                match (pipe, chunk) {
+                    (Some(pipe), Some((chunk, at))) => {
+                        pipe.feed_shared(chunk.slice(at + start..at + start + len), ts);
+                    }
+                    (Some(pipe), None) => pipe.feed(&input[start..start + len], ts),
+                    (None, _) => {}
                 }
                 Some(start + len + skip)
             }
@@ -520,7 +528,7 @@ impl H1Conn {
                     d.state = State::Body(f);
                     // Lend the buffer out (no copy, no refcount) while the step reads it.
                     let mut buf = std::mem::take(&mut d.buf);
-                    let used = self.body_step(dir, step, &buf, ts, cx, out);
+                    let used = self.body_step(dir, step, &buf, None, ts, cx, out);
                     buf.advance(used.unwrap_or(0));
                     self.dir(dir).buf = buf;
                     if used.is_none() {

@@ -212,3 +212,48 @@ fn idle_and_capacity_eviction() {
     assert_eq!(r.stats().capacity_evictions, 1);
     assert_eq!(r.connections(), 1);
 }
+
+#[test]
+fn plain_body_in_one_piece_is_kept_without_a_copy() {
+    use crate::reassembly::body::{BodyError, BodyPipeline};
+    let chunk = Bytes::from_static(b"HEAD{\"model\":\"m\"}TAIL");
+    let body = chunk.slice(4..17);
+
+    let mut one = BodyPipeline::new(Some("application/json"), None, 1024);
+    one.feed_shared(body.clone(), 7);
+    let (bytes, err, _) = one.finish_bytes(8);
+    assert_eq!((&bytes[..], err), (&b"{\"model\":\"m\"}"[..], None));
+    assert_eq!(
+        bytes.as_ptr(),
+        body.as_ptr(),
+        "the chunk's memory, not a copy"
+    );
+
+    let mut two = BodyPipeline::new(Some("application/json"), None, 1024);
+    two.feed_shared(body.slice(..5), 7);
+    two.feed_shared(body.slice(5..), 8);
+    let (bytes, err, _) = two.finish_bytes(9);
+    assert_eq!((&bytes[..], err), (&b"{\"model\":\"m\"}"[..], None));
+
+    let mut bounded = BodyPipeline::new(None, None, 4);
+    bounded.feed_shared(body.clone(), 7);
+    bounded.feed_shared(body.clone(), 8);
+    let (bytes, err, _) = bounded.finish_bytes(9);
+    assert_eq!((&bytes[..], err), (&b"{\"mo"[..], Some(BodyError::Bound)));
+
+    let mut encoded = BodyPipeline::new(None, Some("gzip"), 1024);
+    encoded.feed_shared(body, 7);
+    let (_, err, was_encoded) = encoded.finish_bytes(8);
+    assert!(
+        was_encoded && err == Some(BodyError::Decode),
+        "still decoded, not kept raw"
+    );
+
+    let mut sse = BodyPipeline::new(Some("text/event-stream"), None, 1024);
+    sse.feed_shared(Bytes::from_static(b"data: x\n\n"), 7);
+    assert_eq!(
+        sse.finish(8).count,
+        1,
+        "streams still go through their parser"
+    );
+}
