@@ -131,6 +131,21 @@ impl<'a> ObjectWriter<'a> {
         }
     }
 
+    /// A member holding an object written by `each`, or `null`.
+    pub fn opt_object<T>(
+        &mut self,
+        key: &'static str,
+        v: Option<&T>,
+        each: impl FnOnce(&T, &mut ObjectWriter<'_>),
+    ) {
+        let Some(v) = v else {
+            return self.null(key);
+        };
+        let mut obj = ObjectWriter::begin(self.key(key));
+        each(v, &mut obj);
+        obj.end();
+    }
+
     /// A member holding an array of strings.
     pub fn str_array<'s>(&mut self, key: &'static str, items: impl IntoIterator<Item = &'s str>) {
         let out = self.key(key);

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use super::json::ObjectWriter;
-use super::{EventSegment, LlmEvent};
+use super::{CacheInsight, EventCostBreakdown, EventSegment, LlmEvent};
 use crate::llm::CacheTtl;
 
 /// Largest NDJSON line, newline included.
@@ -135,7 +135,11 @@ pub(crate) fn write_event(ev: &LlmEvent, out: &mut Vec<u8>) {
     o.opt_str("cost.pricing_version", ev.cost_pricing_version.as_deref());
     o.opt_str("cost.model_key", ev.cost_model_key.as_deref());
     o.opt_uint("cost.tier", ev.cost_tier);
-    o.opt_serde("cost.breakdown", ev.cost_breakdown.as_ref());
+    o.opt_object(
+        "cost.breakdown",
+        ev.cost_breakdown.as_ref(),
+        write_breakdown,
+    );
     o.opt_str("cost.unknown_reason", ev.cost_unknown_reason);
     o.opt_serde("timing.duration_ms", ev.timing_duration_ms.as_ref());
     o.opt_serde(
@@ -183,7 +187,7 @@ pub(crate) fn write_event(ev: &LlmEvent, out: &mut Vec<u8>) {
     );
     o.str("privacy.mode", ev.privacy_mode.as_str());
     o.bool("privacy.truncated", ev.privacy_truncated);
-    o.opt_serde("cache", ev.cache.as_ref());
+    o.opt_object("cache", ev.cache.as_ref(), write_cache);
     o.opt_serde("workload", ev.workload.as_ref());
     o.end();
 }
@@ -203,4 +207,26 @@ fn write_segment(s: &EventSegment, o: &mut ObjectWriter<'_>) {
     if let Some(t) = s.snippet_truncated {
         o.bool("snippet_truncated", t);
     }
+}
+
+fn write_breakdown(b: &EventCostBreakdown, o: &mut ObjectWriter<'_>) {
+    o.serde("input", &b.input);
+    o.serde("cached_input", &b.cached_input);
+    o.serde("cache_write_5m", &b.cache_write_5m);
+    o.serde("cache_write_1h", &b.cache_write_1h);
+    o.serde("output", &b.output);
+    o.serde("reasoning", &b.reasoning);
+}
+
+fn write_cache(c: &CacheInsight, o: &mut ObjectWriter<'_>) {
+    o.serde("status", &c.status);
+    o.str("reason", c.reason.as_str());
+    o.opt_uint("segment_index", c.segment_index);
+    o.uint("expected_cached_tokens", c.expected_cached_tokens);
+    o.opt_uint("reported_cached_tokens", c.reported_cached_tokens);
+    o.uint("wasted_tokens_low", c.wasted_tokens_low);
+    o.uint("wasted_tokens_high", c.wasted_tokens_high);
+    o.opt_serde("wasted_usd_low", c.wasted_usd_low.as_ref());
+    o.opt_serde("wasted_usd_high", c.wasted_usd_high.as_ref());
+    o.serde("confidence", &c.confidence);
 }

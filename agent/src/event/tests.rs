@@ -319,6 +319,14 @@ proptest::proptest! {
         ev.server_port = Some(nums[3] as u16);
         ev.timing_chunk_count = nums[4] as u32;
         ev.cost_usd = Some(floats[0]);
+        ev.cost_breakdown = flags[3].then_some(EventCostBreakdown {
+            input: floats[0],
+            cached_input: floats[1],
+            cache_write_5m: 0.0,
+            cache_write_1h: -0.0,
+            output: floats[2],
+            reasoning: floats[3],
+        });
         ev.timing_duration_ms = Some(floats[1]);
         ev.rate_limit_retry_after_s = flags[2].then_some(floats[2]);
         ev.request_stream = flags[3];
@@ -334,7 +342,7 @@ proptest::proptest! {
         ev.cache = flags[4].then(|| CacheInsight {
             status: crate::insights::CacheStatus::Break,
             reason: crate::insights::CacheReason::SystemChanged,
-            segment_index: None,
+            segment_index: flags[0].then_some(nums[0] as u32),
             expected_cached_tokens: nums[7],
             reported_cached_tokens: None,
             wasted_tokens_low: 0,
@@ -382,6 +390,23 @@ fn hand_spelt_enums_match_their_serialisation() {
     }
     for mode in [PrivacyMode::Strict, PrivacyMode::Snippets] {
         same(mode, mode.as_str());
+    }
+    use crate::insights::CacheReason as R;
+    for r in [
+        R::HitExpected,
+        R::FirstSeen,
+        R::TtlExpired,
+        R::ModelChanged,
+        R::ToolsChanged,
+        R::SystemChanged,
+        R::HistoryTruncated,
+        R::MessageModified,
+        R::LookbackExceeded,
+        R::BelowMinTokens,
+        R::NoBreakpoints,
+        R::UnsupportedProvider,
+    ] {
+        same(r, r.as_str());
     }
     use Provider as P;
     for p in [
