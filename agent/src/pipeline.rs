@@ -133,8 +133,11 @@ impl Pipeline {
         }
         let mut exchanges = std::mem::take(&mut self.exchanges);
         self.reassembler.on_event(ev, &mut exchanges);
-        for ex in exchanges.drain(..) {
-            self.on_exchange(&ex, out);
+        // Most chunks complete no exchange.
+        if !exchanges.is_empty() {
+            for ex in exchanges.drain(..) {
+                self.on_exchange(&ex, out);
+            }
         }
         self.exchanges = exchanges;
     }

@@ -318,8 +318,11 @@ impl Reassembler {
             meta,
         };
         streams[idx(other)].release_before(c.timestamp_ns, &mut self.segs);
-        for s in self.segs.drain(..) {
-            proto.deliver(other, s, last_seen, &mut cx, out);
+        // Usually nothing is released: skip the drain's setup and teardown, once per chunk.
+        if !self.segs.is_empty() {
+            for s in self.segs.drain(..) {
+                proto.deliver(other, s, last_seen, &mut cx, out);
+            }
         }
         if streams[idx(dir)].take_in_order(c.offset, c.data.len(), c.call_truncated) {
             proto.deliver(
