@@ -502,6 +502,9 @@ async fn probe_and_app(ctx: &Ctx) -> Result<()> {
     let (mut x_none, mut x_tap, mut x_nginx) = (vec![], vec![], vec![]);
     let (mut c_none, mut c_tap) = (vec![], vec![]);
     let mut x_noop = vec![];
+    // The agent's own CPU (its userspace pipeline) per exchange while the client runs: on
+    // two shared cores it competes with the client and the server for time.
+    let mut a_tap = vec![];
     // Warm-up (page cache, CPU frequency, TLS session setup paths).
     if probe {
         write_loop(ctx).await?;
@@ -532,9 +535,15 @@ async fn probe_and_app(ctx: &Ctx) -> Result<()> {
             w_tap.push(write_loop(ctx).await?);
         }
         if app {
+            let before = sample(agent.pid()).map(|s| s.0);
             let (wall, cpu) = exchanges(ctx, ctx.llm).await?;
             x_tap.push(wall);
             c_tap.push(cpu);
+            // Let the agent finish the last exchanges before reading its CPU time.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let (Some(b), Some((a, _))) = (before, sample(agent.pid())) {
+                a_tap.push(ticks_to_ns(a.saturating_sub(b)) / ctx.args.exchanges as f64);
+            }
         }
         agent.stop().await?;
         eprintln!(
@@ -610,8 +619,25 @@ async fn probe_and_app(ctx: &Ctx) -> Result<()> {
             "report (%)",
             true,
         )?;
+        let at = median(&mut a_tap);
+        row(
+            ctx,
+            "agent CPU per LLM exchange (userspace pipeline, same cores)",
+            format!("{:.1} µs", at / 1e3),
+            format!("llmtap over bare +{:.2} µs wall", (tap - none) / 1e3),
+            at / (tap - none).max(1.0),
+            "report",
+            true,
+        )?;
     }
     Ok(())
+}
+
+/// Clock ticks (`/proc/PID/stat` units) in nanoseconds.
+fn ticks_to_ns(ticks: u64) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks as f64 * 1e9 / if hz > 0 { hz as f64 } else { 100.0 }
 }
 
 /// CPU ticks (utime + stime) and VmRSS in KiB of `pid`.
