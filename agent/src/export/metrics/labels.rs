@@ -4,6 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use foldhash::fast::RandomState;
+
 use prometheus::IntCounterVec;
 
 /// Value used when a label is unknown.
@@ -11,11 +13,16 @@ pub const NONE: &str = "_none";
 /// Value used once a label has reached its cardinality cap.
 pub const OTHER: &str = "_other";
 
+/// The values admitted so far for one (family, label) pair.
+type Admitted = HashSet<String, RandomState>;
+
 /// Bounds the distinct values of each (family, label) pair.
 pub struct LabelGuard {
     max_values: usize,
     max_len: usize,
-    seen: Mutex<HashMap<(&'static str, &'static str), HashSet<String>>>,
+    /// foldhash (seeded per process): every set holds at most `max_values` entries, so
+    /// values chosen by traffic cannot grow a chain past that however they collide.
+    seen: Mutex<HashMap<(&'static str, &'static str), Admitted, RandomState>>,
     overflow: IntCounterVec,
 }
 
@@ -25,7 +32,7 @@ impl LabelGuard {
         LabelGuard {
             max_values,
             max_len,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::default()),
             overflow,
         }
     }
@@ -58,6 +65,12 @@ pub fn sanitize(raw: Option<&str>, max_len: usize) -> String {
     let Some(raw) = raw else {
         return NONE.to_string();
     };
+    // The usual value (a provider, model or status) is already printable ASCII: one copy.
+    let clean =
+        raw.len() <= max_len && !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_graphic());
+    if clean {
+        return raw.to_owned();
+    }
     let mut out = String::with_capacity(raw.len().min(max_len));
     for c in raw.trim().chars().filter(|c| !c.is_control()) {
         if out.len() + c.len_utf8() > max_len {
@@ -88,6 +101,9 @@ mod tests {
         assert_eq!(sanitize(Some("  "), 8), NONE);
         assert_eq!(sanitize(Some("gpt\n-4\u{7}o"), 8), "gpt-4o");
         assert_eq!(sanitize(Some("ééééé"), 5), "éé");
+        assert_eq!(sanitize(Some("gpt-4o-mini"), 8), "gpt-4o-m");
+        assert_eq!(sanitize(Some("gpt-4o"), 8), "gpt-4o");
+        assert_eq!(sanitize(Some(" a b "), 8), "a b");
     }
 
     #[test]
