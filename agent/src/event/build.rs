@@ -102,6 +102,10 @@ impl ExchangeMeta {
 
 /// At most `max` chars of `s`, control characters removed.
 fn bounded(s: &str, max: usize) -> String {
+    // Printable ASCII within the bound (a process name, an error class) is copied as it is.
+    if s.len() <= max && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s.to_owned();
+    }
     let clean: String = s.chars().filter(|c| !c.is_control()).collect();
     redact::truncate_chars(&clean, max).0.to_owned()
 }

@@ -247,12 +247,20 @@ fn hostile_strings_are_bounded() {
     m.comm = "a-very-long-command-name".into();
     let v = json(&build_event(&c, &m, None, &privacy(PrivacyMode::Strict)));
     assert_eq!(v["error.type"], "other");
+    assert_eq!(v["process.comm"], "a-very-long-comm");
     assert_eq!(v["server.address"], "h_ost");
     assert_eq!(v["response.model"], "gpt_4o__mini___");
     assert_eq!(v["request.model"].as_str().map(str::len), Some(256));
     assert_eq!(v["usage.input_tokens"], u64::MAX);
     assert!(v["rate_limit.reset_tokens_s"].is_null() && v["rate_limit.reset_requests_s"].is_null());
     assert!(v["rate_limit.retry_after_s"].is_null() && v["response.status"].is_null());
+    let mut m = meta();
+    m.comm = "py\u{7}th\u{85}on".into();
+    let mut c = call(vec![]);
+    c.server_address = Some(" api.openai.com ".into());
+    let v = json(&build_event(&c, &m, None, &privacy(PrivacyMode::Strict)));
+    assert_eq!(v["process.comm"], "python", "controls removed, C1 included");
+    assert_eq!(v["server.address"], "api.openai.com", "names trimmed");
 }
 
 #[test]
