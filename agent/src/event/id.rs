@@ -26,7 +26,9 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// 80 bits for the variable part of the next id of this thread.
+/// The 10 bytes UUIDv7 takes after the timestamp. It keeps 74 of their 80 bits (the high
+/// nibble of byte 0 and the top two bits of byte 2 become version and variant), so the bytes
+/// are laid out to keep all 64 bits of the permuted counter plus 10 more mixed bits.
 fn next_random() -> [u8; 10] {
     let (seed, n) = STATE.with(|s| {
         let (seed, n) = s.get().unwrap_or_else(|| {
@@ -41,11 +43,15 @@ fn next_random() -> [u8; 10] {
         s.set(Some((seed, n.wrapping_add(1))));
         (seed, n)
     });
-    let hi = mix(n) ^ seed;
-    let lo = mix(hi ^ n.rotate_left(32));
+    // A bijection of the counter: distinct for every id this thread makes.
+    let unique = mix(n) ^ seed;
+    let extra = mix(unique ^ n.rotate_left(32)) & 0x3ff;
+    let bits74 = (u128::from(unique) << 10) | u128::from(extra);
+    let rand_a = (bits74 >> 62) as u16; // 12 bits
+    let rand_b = (bits74 as u64) & ((1 << 62) - 1); // 62 bits
     let mut out = [0u8; 10];
-    out[..8].copy_from_slice(&hi.to_le_bytes());
-    out[8..].copy_from_slice(&lo.to_le_bytes()[..2]);
+    out[..2].copy_from_slice(&rand_a.to_be_bytes());
+    out[2..].copy_from_slice(&rand_b.to_be_bytes());
     out
 }
 
@@ -81,6 +87,18 @@ mod tests {
             let (secs, nanos) = id.get_timestamp().expect("v7 has one").to_unix();
             assert_eq!((secs, nanos / 1_000_000), (1_767_323_045, 678));
             assert!(seen.insert(id), "repeated id");
+        }
+    }
+
+    /// All 64 bits of the permuted counter survive the version and variant bits, so ids of
+    /// one thread in one millisecond cannot collide.
+    #[test]
+    fn the_counter_survives_the_version_and_variant_bits() {
+        for n in [0u64, 1, u64::MAX, 0x8000_0000_0000_0000] {
+            STATE.with(|s| s.set(Some((0, n))));
+            let id = event_id(UNIX_EPOCH).as_u128();
+            let kept = ((id >> 64) & 0xfff) << 62 | (id & ((1 << 62) - 1));
+            assert_eq!((kept >> 10) as u64, mix(n), "counter {n:#x}");
         }
     }
 
